@@ -1,0 +1,85 @@
+/*
+ * Accelerators run the vCPUs: "kvm" (accel/kvm) and, later, "interp".
+ * The machine code calls only these ops; I/O exits are dispatched inside
+ * vcpu_run through the machine's I/O buses.
+ */
+#ifndef ACCEL_ACCEL_H
+#define ACCEL_ACCEL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+#include "system/machine.h"
+#include "target/x86/cpu.h"
+
+typedef enum VcpuExit {
+    VCPU_EXIT_KICKED,      /* vcpu_kick() or a pending stop request */
+    VCPU_EXIT_RESET,       /* the guest asked for a reset (already requested) */
+    VCPU_EXIT_FATAL,       /* emulation failure, triple fault: dump printed */
+} VcpuExit;
+
+struct Vcpu {
+    Machine *m;
+    unsigned index;            /* 0 is the bootstrap processor */
+    uint32_t apic_id;
+    pthread_t thread;
+    void *accel;               /* the accelerator's per-vCPU state */
+    atomic_bool stop;          /* set by cpus_pause(); vcpu_run returns KICKED */
+    bool stopped;              /* the thread is parked (guarded by cpus lock) */
+    atomic_bool running;       /* inside vcpu_run */
+};
+
+struct AccelOps {
+    const char *name;                          /* as spelled in -accel */
+    /* Can this host run the accelerator at all? (cheap, no side effects) */
+    bool (*available)(void);
+    /*
+     * Whether this accelerator should be the default here; when false,
+     * *@why says why in one line (e.g. a software KVM). Optional.
+     */
+    bool (*preferred)(const char **why);
+    /* Create the VM; called before RAM is mapped and devices exist. */
+    bool (*init)(Machine *m, GError **errp);
+    /* Make @rb visible to the guest. */
+    bool (*ram_map)(Machine *m, RamBlock *rb, GError **errp);
+    /* Are PIC, IOAPIC, LAPIC and PIT provided by the accelerator? */
+    bool (*has_irqchip)(Machine *m);
+    /* Drive global system interrupt @gsi (only when has_irqchip). */
+    void (*set_gsi)(Machine *m, unsigned gsi, int level);
+    /* Create vCPU state; called on the main thread before any runs. */
+    bool (*vcpu_init)(Vcpu *cpu, GError **errp);
+    /*
+     * Called first on the vCPU's own thread, before vcpu_run. Optional.
+     */
+    void (*vcpu_thread_init)(Vcpu *cpu);
+    /*
+     * Run the guest on the calling (vCPU) thread until kicked, stopped or a
+     * fatal exit. Called without the BQL; takes it around device access.
+     */
+    VcpuExit (*vcpu_run)(Vcpu *cpu);
+    /* Make vcpu_run return soon. Any thread. */
+    void (*vcpu_kick)(Vcpu *cpu);
+    /*
+     * Put the vCPU back to its reset state (BSP: m->boot_state; APs:
+     * waiting for INIT/SIPI). Called with the vCPU stopped.
+     */
+    bool (*vcpu_reset)(Vcpu *cpu, GError **errp);
+    bool (*get_state)(Vcpu *cpu, X86CpuState *s);
+    bool (*set_state)(Vcpu *cpu, const X86CpuState *s);
+    /* Release everything (process exit). Optional. */
+    void (*cleanup)(Machine *m);
+};
+
+/* Look up an accelerator by -accel name ("tcg" names the interpreter). */
+const AccelOps *accel_find(const char *name);
+
+/*
+ * The default accelerator: KVM when it opens and is preferred, otherwise
+ * the interpreter. Sets *@why to a one-line reason for the choice. NULL
+ * with @errp set when none is available.
+ */
+const AccelOps *accel_choose_default(const char **why, GError **errp);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * Run state and requests. Devices and vCPU threads ask for shutdown,
+ * reset or pause from any thread; the main loop carries the requests out
+ * (it stops the vCPUs, resets devices, exits the process).
+ */
+#ifndef SYSTEM_RUNSTATE_H
+#define SYSTEM_RUNSTATE_H
+
+#include <stdbool.h>
+
+typedef enum RunState {
+    RUN_STATE_PRELAUNCH,
+    RUN_STATE_RUNNING,
+    RUN_STATE_PAUSED,
+    RUN_STATE_SHUTDOWN,
+} RunState;
+
+typedef enum ShutdownCause {
+    SHUTDOWN_CAUSE_NONE,
+    SHUTDOWN_CAUSE_HOST_ERROR,      /* an error on the host side */
+    SHUTDOWN_CAUSE_HOST_QMP_QUIT,   /* quit command */
+    SHUTDOWN_CAUSE_HOST_SIGNAL,     /* SIGTERM, SIGINT, SIGHUP */
+    SHUTDOWN_CAUSE_HOST_UI,         /* C-a x, window closed */
+    SHUTDOWN_CAUSE_GUEST_SHUTDOWN,  /* poweroff, isa-debug-exit */
+    SHUTDOWN_CAUSE_GUEST_RESET,     /* reset request with -no-reboot */
+    SHUTDOWN_CAUSE_GUEST_PANIC,     /* triple fault, emulation failure */
+} ShutdownCause;
+
+RunState runstate_get(void);
+const char *runstate_name(RunState s);
+
+/*
+ * End the process with @status once the main loop sees the request. The
+ * first request wins; later ones are ignored. Any thread.
+ */
+void runstate_request_shutdown(ShutdownCause cause, int status);
+
+/*
+ * Reset the machine (a guest reset request, or the monitor). With
+ * -no-reboot a guest reset becomes a shutdown with status 0. Any thread.
+ */
+void runstate_request_reset(ShutdownCause cause);
+
+/* Pause or resume the vCPUs and the virtual clock. Any thread. */
+void runstate_request_pause(void);
+void runstate_request_resume(void);
+
+/* True once a shutdown was requested; vCPU threads stop running then. */
+bool runstate_shutdown_requested(void);
+
+#endif

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Install kemu's build and test dependencies from Debian's packages.
+# Idempotent: packages already present are not downloaded again.
+set -eu
+
+PKGS="build-essential meson ninja-build pkg-config libglib2.0-dev python3
+      libpixman-1-dev libsdl2-dev libslirp-dev"
+
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing packages:$missing (run as root, or install them)" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing
