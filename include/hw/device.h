@@ -7,6 +7,7 @@
 #define HW_DEVICE_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <glib.h>
 #include "hw/vmstate.h"
 #include "system/opts.h"

@@ -6,6 +6,7 @@
 #define SYSTEM_CPUS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <glib.h>
 #include "system/machine.h"
 
@@ -20,5 +21,8 @@ void cpus_resume(Machine *m);
 bool cpus_reset(Machine *m, GError **errp);
 /* Make the threads leave and join them (process exit; BQL held). */
 void cpus_stop_threads(Machine *m);
+
+/* Monotonic time at process start, for -d startup's wall-clock figure. */
+void cpus_note_process_start(int64_t mono_start_ns);
 
 #endif

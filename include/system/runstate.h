@@ -47,5 +47,23 @@ void runstate_request_resume(void);
 
 /* True once a shutdown was requested; vCPU threads stop running then. */
 bool runstate_shutdown_requested(void);
+/* The exit status of the requested shutdown (0 if none was requested). */
+int runstate_exit_status(void);
+/* A reset was requested and the main loop has not carried it out yet. */
+bool runstate_reset_pending(void);
+
+/*
+ * Main-loop side: the function the main loop calls to carry out pending
+ * requests (installed by system/mainloop.c); and the wake-up hook.
+ */
+typedef void (*RunstateNotify)(void);
+void runstate_set_notify(RunstateNotify fn);
+void runstate_set(RunState s);
+/* -no-reboot: a guest reset request becomes a shutdown with status 0. */
+void runstate_set_no_reboot(bool on);
+ShutdownCause runstate_shutdown_cause(void);
+/* Take the pending requests (each is reported once). */
+bool runstate_take_reset(ShutdownCause *cause);
+int runstate_take_pause(void);   /* +1 pause, -1 resume, 0 nothing */
 
 #endif
