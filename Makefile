@@ -1,0 +1,42 @@
+# Thin wrapper over meson/ninja. `make run` boots the default guest,
+# `make check` runs every test (and the unit/device tests again under
+# AddressSanitizer + UndefinedBehaviorSanitizer).
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+NINJA      ?= ninja
+MESON      ?= meson
+# Tests run this many at a time (CI machines have 2 cores).
+JOBS       ?= $(shell nproc)
+
+.PHONY: all deps check check-build check-asan run clean
+
+all: deps $(BUILD)/build.ninja
+	$(NINJA) -C $(BUILD)
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	$(MESON) setup $(BUILD) -Dwerror=true
+
+$(ASAN_BUILD)/build.ninja:
+	$(MESON) setup $(ASAN_BUILD) -Dwerror=true -Db_sanitize=address,undefined \
+	    -Db_lundef=false -Dguest_tests=disabled
+
+run: all
+	./scripts/run-default-guest.sh $(BUILD)
+
+# Every suite runs even if an earlier one fails; the summary line comes last.
+check: all $(ASAN_BUILD)/build.ninja
+	@rm -f $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json; \
+	rc=0; \
+	$(MESON) test -C $(BUILD) --print-errorlogs --num-processes $(JOBS) || rc=1; \
+	$(NINJA) -C $(ASAN_BUILD) || rc=1; \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	$(MESON) test -C $(ASAN_BUILD) --suite unit --suite dev --print-errorlogs \
+	    --num-processes $(JOBS) || rc=1; \
+	./scripts/test-summary.py $(BUILD) $(ASAN_BUILD) || rc=1; \
+	exit $$rc
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
