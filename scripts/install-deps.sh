@@ -6,6 +6,9 @@ set -eu
 PKGS="build-essential meson ninja-build pkg-config libglib2.0-dev python3
       libpixman-1-dev libsdl2-dev libslirp-dev"
 
+# --bench: also Debian's QEMU, the side-by-side reference in bench/.
+[ "${1:-}" = "--bench" ] && PKGS="$PKGS qemu-system-x86 qemu-utils"
+
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
