@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include "kemu/error.h"
 #include "system/machine.h"
 
@@ -98,4 +99,22 @@ void machine_roms_reload(Machine *m)
         const void *data = g_bytes_get_data(b->data, &len);
         memcpy(machine_gpa_to_hva(m, b->gpa, len), data, len);
     }
+}
+
+uint64_t machine_ram_resident(const Machine *m)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    uint64_t bytes = 0;
+
+    for (unsigned i = 0; i < m->nr_ram; i++) {
+        const RamBlock *rb = &m->ram[i];
+        size_t pages = (rb->size + page - 1) / page;
+        g_autofree unsigned char *vec = g_malloc(pages);
+        if (mincore(rb->host, rb->size, vec) == 0) {
+            for (size_t p = 0; p < pages; p++) {
+                bytes += (vec[p] & 1) ? (uint64_t)page : 0;
+            }
+        }
+    }
+    return bytes;
 }

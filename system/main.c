@@ -1,1 +1,195 @@
-int main(void) { return 0; }
+/*
+ * kemu: parse the command line, build the machine, run the main loop.
+ * The only place (with vCPU thread tops) that ends the process.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include "accel/accel.h"
+#include "chardev/chardev.h"
+#include "hw/device.h"
+#include "hw/loader.h"
+#include "hw/x86/pc.h"
+#include "kemu/error.h"
+#include "kemu/log.h"
+#include "system/bql.h"
+#include "system/cmdline.h"
+#include "system/cpus.h"
+#include "system/mainloop.h"
+#include "system/runstate.h"
+#include "target/x86/cpuid.h"
+
+static Machine machine;
+
+/* Put the terminal back, then die of the same signal. */
+static void fatal_signal(int sig)
+{
+    chardev_restore_terminals();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void install_exit_handlers(void)
+{
+    static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+
+    atexit(chardev_restore_terminals);
+    for (size_t i = 0; i < G_N_ELEMENTS(sigs); i++) {
+        signal(sigs[i], fatal_signal);
+    }
+    /* A socket peer that goes away must not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* -d startup: the figures bench/startup turns into an RSS overhead. */
+static void report_memory(const Machine *m)
+{
+    struct rusage ru;
+
+    if (!(log_mask & LOG_STARTUP)) {
+        return;
+    }
+    getrusage(RUSAGE_SELF, &ru);
+    log_info("memory: peak RSS %ld KiB, guest RAM resident %" G_GUINT64_FORMAT " KiB",
+             ru.ru_maxrss, machine_ram_resident(m) >> 10);
+}
+
+static bool setup_chardevs(KemuOptions *o, GPtrArray *serials, GError **errp)
+{
+    for (guint i = 0; i < o->chardevs->len; i++) {
+        const char *s = o->chardevs->pdata[i];
+        g_autoptr(GError) err = NULL;
+        Opts *opts = opts_parse(s, "backend", &err);
+        Chardev *c = opts ? chardev_new_from_opts(opts, &err) : NULL;
+        opts_free(opts);
+        if (!c) {
+            error_setg(errp, "-chardev %s: %s", s, err->message);
+            return false;
+        }
+    }
+    if (o->nographic && o->serials->len == 0) {
+        g_ptr_array_add(o->serials, "mon:stdio");
+    }
+    for (guint i = 0; i < o->serials->len; i++) {
+        const char *spec = o->serials->pdata[i];
+        g_autoptr(GError) err = NULL;
+        g_autofree char *label = g_strdup_printf("serial%u", i);
+        Chardev *c = chardev_new_from_spec(label, spec, &err);
+        if (!c && err) {
+            error_setg(errp, "-serial %s: %s", spec, err->message);
+            return false;
+        }
+        g_ptr_array_add(serials, c);
+    }
+    return true;
+}
+
+/* Why the default accelerator was chosen; said once the machine is built. */
+static const char *accel_why;
+
+static bool choose_accel(Machine *m, const KemuOptions *o, GError **errp)
+{
+
+    if (o->accel) {
+        m->accel = accel_find(o->accel);
+        if (!m->accel) {
+            error_setg(errp, "-accel %s: the interpreter is not available yet "
+                       "(use -accel kvm)", o->accel);
+            return false;
+        }
+        if (!m->accel->available()) {
+            error_setg(errp, "-accel %s: not available on this host (cannot open /dev/kvm)",
+                       o->accel);
+            return false;
+        }
+        return true;
+    }
+    m->accel = accel_choose_default(&accel_why, errp);
+    return m->accel != NULL;
+}
+
+static bool build_machine(Machine *m, KemuOptions *o, GError **errp)
+{
+    g_autoptr(GPtrArray) serials = g_ptr_array_new();
+
+    m->cfg = o->mc;
+    m->ncpus = o->mc.smp;
+    runstate_set_no_reboot(o->mc.no_reboot);
+    if (o->mc.cpu_model) {
+        m->cpu_model = cpu_model_parse(o->mc.cpu_model, errp);
+        if (!m->cpu_model) {
+            return false;
+        }
+    }
+    if (!setup_chardevs(o, serials, errp) || !choose_accel(m, o, errp)) {
+        return false;
+    }
+    m->pio = iobus_new("pio");
+    m->mmio = iobus_new("mmio");
+    if (!m->accel->init(m, errp) || !machine_ram_init(m, errp)) {
+        return false;
+    }
+    for (unsigned i = 0; i < m->nr_ram; i++) {
+        if (!m->accel->ram_map(m, &m->ram[i], errp)) {
+            return false;
+        }
+    }
+    x86_cpu_reset_state(&m->boot_state, true);
+    if (!pc_init(m, (Chardev *const *)serials->pdata, serials->len, errp)) {
+        return false;
+    }
+    for (guint i = 0; i < o->devices->len; i++) {
+        if (!device_create_from_string(m, o->devices->pdata[i], errp)) {
+            return false;
+        }
+    }
+    if (o->mc.kernel &&
+        !loader_load_kernel(m, o->mc.kernel, o->mc.append, o->mc.initrd, errp)) {
+        return false;
+    }
+    return cpus_init(m, errp);
+}
+
+int main(int argc, char **argv)
+{
+    struct timespec t0;
+    KemuOptions opts = { 0 };
+    CmdlineAction action;
+    g_autoptr(GError) err = NULL;
+    int status;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cpus_note_process_start(t0.tv_sec * 1000000000ll + t0.tv_nsec);
+    install_exit_handlers();
+    if (!cmdline_parse(argc, argv, &opts, &action, &err)) {
+        log_err("%s", err->message);
+        return 1;
+    }
+    if (action == CMDLINE_EXIT) {
+        return 0;
+    }
+    bql_lock();
+    main_loop_init(&machine);
+    if (!build_machine(&machine, &opts, &err)) {
+        log_err("%s", err->message);
+        return 1;
+    }
+    if (accel_why) {
+        log_info("using accelerator %s (%s)", machine.accel->name, accel_why);
+    }
+    runstate_set(RUN_STATE_RUNNING);
+    if (!cpus_start(&machine, false, &err)) {
+        log_err("%s", err->message);
+        return 1;
+    }
+    status = main_loop_run(&machine);
+    report_memory(&machine);
+    cpus_stop_threads(&machine);
+    chardev_cleanup_all();
+    chardev_restore_terminals();
+    cmdline_free(&opts);
+    return status;
+}

@@ -21,6 +21,8 @@ enum {
     CHR_EVENT_OPENED,      /* a peer connected (socket) or the device opened */
     CHR_EVENT_CLOSED,      /* the peer went away */
     CHR_EVENT_BREAK,       /* serial break (C-a b in the mux) */
+    CHR_EVENT_MUX_IN,      /* a multiplexer gave this front end the focus */
+    CHR_EVENT_MUX_OUT,     /* ... and took it away again (C-a c) */
 };
 
 typedef struct ChardevFrontend {
@@ -75,6 +77,9 @@ void chardev_accept_input(Chardev *c);
  * C-a b sends a break, C-a c switches front ends.
  */
 Chardev *chardev_new_mux(const char *label, Chardev *backend, GError **errp);
+
+/* True for a multiplexer ("mon:stdio", mux=on, chardev_new_mux()). */
+bool chardev_is_mux(const Chardev *c);
 
 /*
  * Restore the terminal settings of every stdio backend. Safe to call from

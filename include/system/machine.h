@@ -88,6 +88,9 @@ bool machine_add_rom(Machine *m, uint64_t gpa, const void *data, size_t len,
                      GError **errp);
 void machine_roms_reload(Machine *m);
 
+/* Bytes of guest RAM the host has backed with memory so far (mincore). */
+uint64_t machine_ram_resident(const Machine *m);
+
 /* Total RAM below 4 GiB (for the multiboot memory map and e820). */
 uint64_t machine_ram_below_4g(const Machine *m);
 
