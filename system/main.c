@@ -141,14 +141,15 @@ static bool build_machine(Machine *m, KemuOptions *o, GError **errp)
     if (!pc_init(m, (Chardev *const *)serials->pdata, serials->len, errp)) {
         return false;
     }
+    /* -kernel first: a "-device loader,cpu-num=0" may then move the entry. */
+    if (o->mc.kernel &&
+        !loader_load_kernel(m, o->mc.kernel, o->mc.append, o->mc.initrd, errp)) {
+        return false;
+    }
     for (guint i = 0; i < o->devices->len; i++) {
         if (!device_create_from_string(m, o->devices->pdata[i], errp)) {
             return false;
         }
-    }
-    if (o->mc.kernel &&
-        !loader_load_kernel(m, o->mc.kernel, o->mc.append, o->mc.initrd, errp)) {
-        return false;
     }
     return cpus_init(m, errp);
 }

@@ -9,13 +9,6 @@
 #include "hw/x86/reset-control.h"
 #include "kemu/error.h"
 
-static const struct {
-    uint16_t iobase;
-    unsigned gsi;
-} com_ports[PC_MAX_SERIAL] = {
-    { 0x3f8, 4 }, { 0x2f8, 3 }, { 0x3e8, 4 }, { 0x2e8, 3 },
-};
-
 /* With an in-kernel irqchip, a GSI level goes straight to the accelerator. */
 static void gsi_to_accel(void *opaque, int n, int level)
 {
@@ -34,12 +27,13 @@ bool pc_init(Machine *m, Chardev *const *serials, unsigned nserials, GError **er
     for (unsigned i = 0; i < MACHINE_NR_GSI; i++) {
         m->gsi[i] = irq_new(gsi_to_accel, m, i);
     }
-    if (nserials > PC_MAX_SERIAL) {
-        error_setg(errp, "-serial: at most %d serial ports are supported", PC_MAX_SERIAL);
+    if (nserials > SERIAL_MAX_LEGACY) {
+        error_setg(errp, "-serial: at most %d serial ports are supported", SERIAL_MAX_LEGACY);
         return false;
     }
     for (unsigned i = 0; i < nserials; i++) {
-        if (!serial_create(m, i, com_ports[i].iobase, com_ports[i].gsi, serials[i], errp)) {
+        if (!serial_create(m, i, serial_legacy_iobase(i), serial_legacy_gsi(i), serials[i],
+                           errp)) {
             return false;
         }
     }

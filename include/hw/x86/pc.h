@@ -7,8 +7,6 @@
 #include "chardev/chardev.h"
 #include "system/machine.h"
 
-#define PC_MAX_SERIAL 4
-
 /*
  * Create the board's devices on @m, whose accelerator is initialised and
  * whose RAM is mapped: interrupt lines, COM1..COMn for @serials (NULL
