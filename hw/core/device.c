@@ -26,6 +26,21 @@ void devices_reset(Machine *m)
     }
 }
 
+void devices_free(Machine *m)
+{
+    Device *next;
+
+    for (Device *d = m->devices; d; d = next) {
+        next = d->next;
+        if (d->cls->finalize) {
+            d->cls->finalize(d);
+        }
+        g_free(d->id);
+        g_free(d);
+    }
+    m->devices = m->devices_tail = NULL;
+}
+
 Device *device_find(Machine *m, const char *id)
 {
     for (Device *d = m->devices; d; d = d->next) {

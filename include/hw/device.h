@@ -23,6 +23,11 @@ typedef struct DeviceClass {
     const VMStateDesc *vmsd;
     /* Offset of the state struct described by vmsd within the device. */
     size_t vmstate_offset;
+    /*
+     * Release what the device holds besides its own struct (timers, back
+     * ends, bus ranges) before devices_free() frees it. Optional.
+     */
+    void (*finalize)(Device *d);
 } DeviceClass;
 
 struct Device {
@@ -31,8 +36,14 @@ struct Device {
     Device *next;          /* machine's list, in creation order */
 };
 
-/* Add @d to @m's device list (reset order = creation order). */
+/*
+ * Add @d to @m's device list (reset order = creation order). @d must be
+ * the first member of a device struct allocated with g_new/g_new0:
+ * devices_free() g_free()s it.
+ */
 void device_add(Machine *m, Device *d, const DeviceClass *cls, const char *id);
+/* Finalize and free every device of @m (machine teardown, tests). */
+void devices_free(Machine *m);
 void devices_reset(Machine *m);
 Device *device_find(Machine *m, const char *id);
 

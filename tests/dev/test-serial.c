@@ -45,9 +45,9 @@ static Machine *machine_new(void)
     return m;
 }
 
-/* Devices are not freed: a machine lives as long as the process. */
 static void machine_free(Machine *m)
 {
+    devices_free(m);
     iobus_free(m->pio);
     iobus_free(m->mmio);
     for (int i = 0; i < MACHINE_NR_GSI; i++) {
