@@ -239,7 +239,6 @@ static char *opts_escape(const char *s)
 static char *spec_to_opts(const char *spec, GError **errp)
 {
     static const char *const plain[] = { "stdio", "null", "pty" };
-    const char *rest;
 
     for (size_t i = 0; i < G_N_ELEMENTS(plain); i++) {
         if (!strcmp(spec, plain[i])) {
@@ -254,11 +253,8 @@ static char *spec_to_opts(const char *spec, GError **errp)
         /* The rest is already option syntax: PATH[,key=val...]. */
         return g_strconcat("socket,path=", spec + 5, NULL);
     }
-    rest = NULL;
     if (g_str_has_prefix(spec, "tcp:")) {
-        rest = spec + 4;
-    }
-    if (rest) {
+        const char *rest = spec + 4;
         const char *comma = strchr(rest, ',');
         g_autofree char *addr = comma ? g_strndup(rest, comma - rest) : g_strdup(rest);
         char *colon = strrchr(addr, ':');

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include "accel/accel.h"
 #include "chardev/chardev.h"
@@ -47,14 +46,19 @@ static void install_exit_handlers(void)
 /* -d startup: the figures bench/startup turns into an RSS overhead. */
 static void report_memory(const Machine *m)
 {
-    struct rusage ru;
+    g_autofree char *status = NULL;
+    const char *hwm;
 
     if (!(log_mask & LOG_STARTUP)) {
         return;
     }
-    getrusage(RUSAGE_SELF, &ru);
+    /* VmHWM, not ru_maxrss: the latter includes the parent's RSS at fork. */
+    if (!g_file_get_contents("/proc/self/status", &status, NULL, NULL) ||
+        !(hwm = strstr(status, "VmHWM:"))) {
+        return;
+    }
     log_info("memory: peak RSS %ld KiB, guest RAM resident %" G_GUINT64_FORMAT " KiB",
-             ru.ru_maxrss, machine_ram_resident(m) >> 10);
+             strtol(hwm + 6, NULL, 10), machine_ram_resident(m) >> 10);
 }
 
 static bool setup_chardevs(KemuOptions *o, GPtrArray *serials, GError **errp)
