@@ -19,6 +19,24 @@ static GCond cpus_wake;       /* stop flags changed */
 static bool cpus_quit;
 static int64_t startup_wall_ns;
 
+static __thread Vcpu *this_vcpu;
+
+Vcpu *current_vcpu(void)
+{
+    return this_vcpu;
+}
+
+void set_current_vcpu(Vcpu *cpu)
+{
+    this_vcpu = cpu;
+}
+
+void vcpu_interrupt(Vcpu *cpu, unsigned bits)
+{
+    atomic_fetch_or(&cpu->irq_request, bits);
+    cpu->m->accel->vcpu_kick(cpu);
+}
+
 static int64_t mono_ns(void)
 {
     struct timespec ts;
@@ -53,6 +71,7 @@ static void *vcpu_thread(void *arg)
     const AccelOps *accel = cpu->m->accel;
     bool fatal = false, first = true;
 
+    set_current_vcpu(cpu);
     if (accel->vcpu_thread_init) {
         accel->vcpu_thread_init(cpu);
     }

@@ -20,6 +20,19 @@ typedef enum VcpuExit {
     VCPU_EXIT_FATAL,       /* emulation failure, triple fault: dump printed */
 } VcpuExit;
 
+/*
+ * Interrupt requests to a vCPU, raised by the userspace interrupt
+ * controllers (any thread, through vcpu_interrupt()) and consumed by the
+ * interpreter at instruction-trace boundaries. KVM's in-kernel irqchip
+ * does not use them.
+ */
+#define VCPU_IRQ_HARD   (1u << 0)   /* a maskable interrupt may be pending */
+#define VCPU_IRQ_NMI    (1u << 1)
+#define VCPU_IRQ_INIT   (1u << 2)
+#define VCPU_IRQ_SIPI   (1u << 3)   /* vector in Vcpu.sipi_vector */
+
+typedef struct Apic Apic;
+
 struct Vcpu {
     Machine *m;
     unsigned index;            /* 0 is the bootstrap processor */
@@ -29,7 +42,17 @@ struct Vcpu {
     atomic_bool stop;          /* set by cpus_pause(); vcpu_run returns KICKED */
     bool stopped;              /* the thread is parked (guarded by cpus lock) */
     atomic_bool running;       /* inside vcpu_run */
+    atomic_uint irq_request;   /* VCPU_IRQ_* */
+    atomic_uint sipi_vector;
+    Apic *apic;                /* userspace local APIC, NULL under KVM */
 };
+
+/* Set @bits in cpu->irq_request and kick the vCPU. Any thread. */
+void vcpu_interrupt(Vcpu *cpu, unsigned bits);
+/* The vCPU the calling thread runs, or NULL (main loop, tests). */
+Vcpu *current_vcpu(void);
+/* Tests and accelerators: declare which vCPU this thread runs. */
+void set_current_vcpu(Vcpu *cpu);
 
 struct AccelOps {
     const char *name;                          /* as spelled in -accel */
