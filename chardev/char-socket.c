@@ -4,8 +4,9 @@
  *
  * A server serves one client at a time: while one is connected the
  * listening socket is not watched, so later clients wait in the backlog
- * until it leaves. wait=on (the default for servers, as in QEMU) blocks
- * startup until the first client connects.
+ * until it leaves. wait=on (the default for servers, as in QEMU) holds
+ * up startup until the first client connects, running the main loop
+ * meanwhile (with the BQL held, as the main loop's caller holds it).
  *
  * Output with no client is dropped. A client that stops reading costs
  * one write at most SOCKET_STALL_MS of waiting (with the BQL held); after
@@ -25,6 +26,7 @@
 #include <glib-unix.h>
 #include "kemu/error.h"
 #include "kemu/log.h"
+#include "system/runstate.h"
 #include "chardev-int.h"
 
 #define SOCKET_STALL_MS 100
@@ -319,19 +321,20 @@ static bool socket_open(Chardev *c, Opts *o, GError **errp)
         return false;
     }
     socket_update_filename(s);
+    socket_listen_start(s);
     if (wait) {
-        int fd;
+        /*
+         * Run the main loop rather than block in accept(): its signal
+         * sources must still turn Ctrl-C or SIGTERM into a shutdown.
+         */
         log_info("waiting for connection on: %s", chardev_filename(c));
-        do {
-            fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        } while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
-        if (fd < 0) {
-            error_setg(errp, "accept: %s", g_strerror(errno));
+        while (s->fd < 0 && !runstate_shutdown_requested()) {
+            g_main_context_iteration(NULL, TRUE);
+        }
+        if (s->fd < 0) {
+            error_setg(errp, "interrupted while waiting for a connection");
             return false;
         }
-        socket_connected(s, fd);
-    } else {
-        socket_listen_start(s);
     }
     return true;
 }
