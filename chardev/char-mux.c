@@ -214,6 +214,22 @@ static bool mux_attach(Chardev *c, const ChardevFrontend *fe, void *opaque, GErr
     return true;
 }
 
+static void mux_detach(Chardev *c, void *opaque)
+{
+    MuxChardev *m = (MuxChardev *)c;
+
+    for (int i = 0; i < m->nfe; i++) {
+        if (m->fes[i].opaque == opaque) {
+            memmove(&m->fes[i], &m->fes[i + 1], (m->nfe - i - 1) * sizeof(m->fes[0]));
+            m->nfe--;
+            if (m->focus >= m->nfe) {
+                m->focus = 0;
+            }
+            return;
+        }
+    }
+}
+
 static void mux_accept_input(Chardev *c)
 {
     MuxChardev *m = (MuxChardev *)c;
@@ -245,6 +261,7 @@ const ChardevOps chr_mux_ops = {
     .instance_size = sizeof(MuxChardev),
     .write = mux_write,
     .attach = mux_attach,
+    .detach = mux_detach,
     .accept_input = mux_accept_input,
     .close = mux_close,
 };

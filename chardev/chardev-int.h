@@ -31,6 +31,7 @@ typedef struct ChardevOps {
      */
     void (*input_eof)(Chardev *c);
     /* Optional overrides of chardev_attach()/chardev_accept_input(). */
+    void (*detach)(Chardev *c, void *opaque);
     bool (*attach)(Chardev *c, const ChardevFrontend *fe, void *opaque,
                    GError **errp);
     void (*accept_input)(Chardev *c);

@@ -390,6 +390,16 @@ bool chardev_attach(Chardev *c, const ChardevFrontend *fe, void *opaque, GError 
     return true;
 }
 
+void chardev_detach(Chardev *c, void *opaque)
+{
+    if (c->ops->detach) {
+        c->ops->detach(c, opaque);
+    } else if (c->fe && c->fe_opaque == opaque) {
+        c->fe = NULL;
+        c->fe_opaque = NULL;
+    }
+}
+
 void chr_send_event(Chardev *c, int event)
 {
     if (event == CHR_EVENT_OPENED) {

@@ -492,9 +492,20 @@ static bool serial_post_load(void *state, GError **errp)
     return true;
 }
 
+static void serial_finalize(Device *d)
+{
+    Serial *s = (Serial *)d;
+
+    if (s->chr) {
+        chardev_detach(s->chr, s);
+    }
+    iobus_unmap(d->m->pio, s->iobase);
+}
+
 static const DeviceClass serial_class = {
     .name = "isa-serial",
     .reset = serial_reset,
+    .finalize = serial_finalize,
     .vmsd = &serial_vmsd,
     .vmstate_offset = offsetof(Serial, regs),
 };

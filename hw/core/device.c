@@ -7,6 +7,7 @@
 void device_add(Machine *m, Device *d, const DeviceClass *cls, const char *id)
 {
     d->cls = cls;
+    d->m = m;
     d->id = g_strdup(id);
     d->next = NULL;
     if (m->devices_tail) {

@@ -62,6 +62,12 @@ const char *chardev_filename(const Chardev *c);   /* e.g. "pty:/dev/pts/3" */
 bool chardev_attach(Chardev *c, const ChardevFrontend *fe, void *opaque, GError **errp);
 
 /*
+ * Detach the front end whose opaque is @opaque (device teardown): no
+ * callback reaches it afterwards. No-op if it is not attached.
+ */
+void chardev_detach(Chardev *c, void *opaque);
+
+/*
  * Write @len bytes from the front end. Returns @len, or a smaller count
  * when output is dropped (no peer connected, peer gone). Never fails the
  * caller; host write errors end in a one-time warning.

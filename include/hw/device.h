@@ -32,6 +32,7 @@ typedef struct DeviceClass {
 
 struct Device {
     const DeviceClass *cls;
+    Machine *m;            /* the machine it belongs to */
     char *id;              /* -device ...,id=X, or NULL */
     Device *next;          /* machine's list, in creation order */
 };
