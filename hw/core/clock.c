@@ -199,10 +199,18 @@ static gboolean timers_dispatch(GSource *s, GSourceFunc cb, gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+/* The context may be freed after its source: stop waking it. */
+static void timers_finalize(GSource *s)
+{
+    (void)s;
+    timer_ctx = NULL;
+}
+
 static GSourceFuncs timers_funcs = {
     .prepare = timers_prepare,
     .check = timers_check,
     .dispatch = timers_dispatch,
+    .finalize = timers_finalize,
 };
 
 GSource *timers_source_new(GMainContext *ctx)

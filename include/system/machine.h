@@ -16,6 +16,7 @@ typedef struct AccelOps AccelOps;
 typedef struct Device Device;
 typedef struct Vcpu Vcpu;
 typedef struct CpuModel CpuModel;
+typedef struct AcpiPm AcpiPm;
 
 #define MACHINE_MAX_RAM_BLOCKS 4
 #define MACHINE_NR_GSI 24
@@ -62,6 +63,7 @@ typedef struct Machine {
     Device *devices;                /* creation order */
     Device *devices_tail;
     GArray *roms;                   /* of RomBlob */
+    AcpiPm *acpi_pm;                /* power button for system_powerdown */
     X86CpuState boot_state;         /* BSP state after reset */
 } Machine;
 
