@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "hw/loader.h"
+#include "hw/x86/linux.h"
 #include "kemu/error.h"
 
 /* ---- bounded file reads ------------------------------------------------ */
@@ -283,12 +284,6 @@ bool loader_elf_load(Machine *m, const uint8_t *data, const ElfImage *img, GErro
 
 /* ---- -kernel ------------------------------------------------------------ */
 
-/* Linux boot protocol: "HdrS" at offset 0x202 of a bzImage. */
-static bool is_linux_bzimage(const uint8_t *data, size_t len)
-{
-    return len >= 0x206 && !memcmp(data + 0x202, "HdrS", 4);
-}
-
 bool loader_load_kernel(Machine *m, const char *path, const char *cmdline,
                         const char *initrd, GError **errp)
 {
@@ -305,9 +300,17 @@ bool loader_load_kernel(Machine *m, const char *path, const char *cmdline,
         if (!ok) {
             error_setg(errp, "cannot boot multiboot kernel '%s': %s", path, err->message);
         }
-    } else if (is_linux_bzimage(data, len)) {
-        error_setg(errp, "'%s' is a Linux bzImage: kemu cannot boot Linux kernels yet "
-                   "(only multiboot kernels)", path);
+    } else if (linux_is_bzimage(data, len)) {
+        ok = linux_load_bzimage(m, data, len, cmdline, initrd, &err);
+        if (!ok) {
+            error_setg(errp, "cannot boot Linux bzImage '%s': %s", path, err->message);
+        }
+    } else if (loader_is_elf(data, len)) {
+        ok = linux_load_vmlinux(m, data, len, cmdline, initrd, &err);
+        if (!ok) {
+            error_setg(errp, "cannot boot '%s' as a Linux vmlinux (an ELF file without a "
+                       "multiboot header): %s", path, err->message);
+        }
     } else {
         /* No valid header: multiboot_load says why (none, bad checksum). */
         multiboot_load(m, path, data, len, cmdline, initrd, &err);

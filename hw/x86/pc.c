@@ -11,6 +11,7 @@
 #include "hw/intc/ioapic.h"
 #include "hw/timer/i8254.h"
 #include "hw/timer/mc146818rtc.h"
+#include "hw/x86/acpi-build.h"
 #include "hw/x86/pc.h"
 #include "hw/x86/reset-control.h"
 #include "kemu/error.h"
@@ -67,5 +68,6 @@ bool pc_init(Machine *m, Chardev *const *serials, unsigned nserials, GError **er
     uint64_t below = machine_ram_below_4g(m);
     rtc_set_memory(rtc, below, m->cfg.ram_size - below);
     m->acpi_pm = acpi_pm_create(m, m->gsi[ACPI_SCI_GSI], errp);
-    return m->acpi_pm && i8042_create(m, errp) && reset_control_create(m, errp);
+    return m->acpi_pm && i8042_create(m, errp) && reset_control_create(m, errp) &&
+           acpi_build(m, errp);
 }
