@@ -1,11 +1,13 @@
 /* The accelerator registry (include/accel/accel.h). */
 #include <string.h>
 #include "accel/accel.h"
+#include "accel/interp.h"
 #include "accel/kvm.h"
 #include "kemu/error.h"
 
 static const AccelOps *const accels[] = {
     &kvm_accel_ops,
+    &interp_accel_ops,
 };
 
 const AccelOps *accel_find(const char *name)
@@ -20,21 +22,25 @@ const AccelOps *accel_find(const char *name)
 
 const AccelOps *accel_choose_default(const char **why, GError **errp)
 {
+    static char buf[256];
     const char *kvm_why = NULL;
 
+    (void)errp;
     if (!kvm_accel_ops.available()) {
-        error_setg(errp, "no accelerator available: /dev/kvm cannot be opened, "
-                   "and the interpreter is not available yet");
-        return NULL;
+        *why = "/dev/kvm cannot be opened";
+        return &interp_accel_ops;
     }
+    /*
+     * A software KVM (kvm_pvm) runs guest kernel code through its own
+     * instruction emulator, tens of times slower than our interpreter, and
+     * cannot boot Linux: prefer the interpreter there.
+     */
     if (kvm_accel_ops.preferred && !kvm_accel_ops.preferred(&kvm_why)) {
-        static char buf[256];
-        /* The interpreter would be the better default here, once it exists. */
-        g_snprintf(buf, sizeof(buf), "%s; the interpreter is not available yet",
-                   kvm_why ? kvm_why : "KVM is not preferred");
+        g_snprintf(buf, sizeof(buf), "%s; -accel kvm forces KVM",
+                   kvm_why ? kvm_why : "KVM is not hardware-backed");
         *why = buf;
-        return &kvm_accel_ops;
+        return &interp_accel_ops;
     }
-    *why = "/dev/kvm is available";
+    *why = "/dev/kvm is hardware-backed";
     return &kvm_accel_ops;
 }

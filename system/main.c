@@ -96,14 +96,9 @@ static const char *accel_why;
 
 static bool choose_accel(Machine *m, const KemuOptions *o, GError **errp)
 {
-
     if (o->accel) {
+        /* cmdline.c accepted only names that accel_find() knows. */
         m->accel = accel_find(o->accel);
-        if (!m->accel) {
-            error_setg(errp, "-accel %s: the interpreter is not available yet "
-                       "(use -accel kvm)", o->accel);
-            return false;
-        }
         if (!m->accel->available()) {
             error_setg(errp, "-accel %s: not available on this host (cannot open /dev/kvm)",
                        o->accel);

@@ -99,9 +99,9 @@ struct AccelOps {
 const AccelOps *accel_find(const char *name);
 
 /*
- * The default accelerator: KVM when it opens and is preferred, otherwise
- * the interpreter. Sets *@why to a one-line reason for the choice. NULL
- * with @errp set when none is available.
+ * The default accelerator: KVM when it opens and is hardware-backed,
+ * otherwise the interpreter. Sets *@why to a one-line reason for the
+ * choice. NULL with @errp set when none is available.
  */
 const AccelOps *accel_choose_default(const char **why, GError **errp);
 

@@ -102,6 +102,7 @@ typedef struct TlbEntry {
     uint64_t tag_x;       /* page-aligned linear address executable, or ~0 */
     uintptr_t addend;     /* host pointer = linear address + addend */
     uint64_t paddr;       /* physical address of the page */
+    uint32_t sys_flags;   /* sys/ private: TLB_F_* (global, large page) */
 } TlbEntry;
 
 #define TLB_BITS 10
@@ -171,6 +172,11 @@ struct CPU {
     Machine *m;
     Vcpu *vcpu;
     uint64_t icount;      /* instructions retired, for MIPS figures */
+
+    /* Added by sys/. */
+    uint8_t shutdown;     /* triple fault: also sets halted so x86_exec
+                             returns; the accelerator reports it */
+    const struct CpuidTable *cpuid;  /* this vCPU's CPUID leaves */
 };
 
 /* --------------------------------------------------------- flags (core/) */
@@ -247,6 +253,13 @@ void mmu_flush(CPU *cpu, bool global);
 void mmu_flush_page(CPU *cpu, uint64_t la);
 /* Translate for debuggers/monitor: false if not mapped. No faults. */
 bool mmu_translate_debug(CPU *cpu, uint64_t la, uint64_t *paddr);
+/*
+ * Supervisor-privilege ("implicit") accesses for descriptor tables, the
+ * TSS and interrupt stacks: permission checks as at CPL 0 whatever the
+ * CPL. Faults unwind like mem_read/mem_write.
+ */
+uint64_t mmu_read_sys(CPU *cpu, uint64_t la, unsigned size);
+void mmu_write_sys(CPU *cpu, uint64_t la, uint64_t val, unsigned size);
 
 static inline TlbEntry *tlb_entry(CPU *cpu, uint64_t la)
 {
@@ -353,6 +366,9 @@ void x86_deliver(CPU *cpu, int vector, int kind, bool has_error, uint32_t error)
 
 void x86_far_jmp(CPU *cpu, uint16_t sel, uint64_t off);
 void x86_far_call(CPU *cpu, uint16_t sel, uint64_t off);   /* opsize from insn */
+/* Far CALL with an explicit operand size (2, 4 or 8): core/ should use this
+   one; x86_far_call assumes the mode's default size (no 66/REX.W). */
+void x86_far_call_op(CPU *cpu, uint16_t sel, uint64_t off, unsigned opsize);
 void x86_far_ret(CPU *cpu, unsigned opsize, uint16_t pop_bytes);
 void x86_iret(CPU *cpu, unsigned opsize);
 void x86_syscall(CPU *cpu);
@@ -383,6 +399,14 @@ void x86_popf(CPU *cpu, uint64_t val, unsigned opsize);
 uint32_t x86_in(CPU *cpu, uint16_t port, unsigned size);
 void x86_out(CPU *cpu, uint16_t port, uint32_t val, unsigned size);
 
+/* The interpreter's CPUID capabilities (the -cpu model filters them). */
+void x86_interp_supported_cpuid(struct CpuidTable *out);
+/* Reset @cpu to the power-on (@bsp) or INIT state; keeps the TLB empty. */
+void x86_cpu_reset(CPU *cpu, bool bsp);
+/* Make @cpu's registers @s (mode, TLB and flags follow). */
+void x86_cpu_set_state(CPU *cpu, const X86CpuState *s);
+void x86_cpu_get_state(CPU *cpu, X86CpuState *s);
+
 /* ----------------------------------------------------------- fpu (fpu/) */
 
 /* Handler for an SSE/MMX opcode in @map (1: 0F, 2: 0F38, 3: 0F3A) with
@@ -395,6 +419,9 @@ void fpu_x87(CPU *cpu, const Insn *i);
 /* FXSAVE/FXRSTOR/LDMXCSR/STMXCSR/FNINIT state (0F AE group: fpu/). */
 void fpu_group15(CPU *cpu, const Insn *i);
 void fpu_reset(CPU *cpu);
+/* FWAIT/WAIT (9B): #NM if CR0.MP and CR0.TS, #MF if an x87 exception is
+   pending. */
+void fpu_fwait(CPU *cpu, const Insn *i);
 /* #NM check (CR0.TS/EM) done by fpu/ handlers: sys/ provides CR0. */
 
 /* ------------------------------------------------- inline definitions */

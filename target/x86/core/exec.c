@@ -1,0 +1,559 @@
+/*
+ * The execution loop and the decoded-instruction cache.
+ *
+ * Traces: up to TRACE_MAX instructions decoded from one physical page,
+ * ending at the first branch or state-changing instruction (see
+ * x86_insn_ends_trace), keyed by the physical address of their first byte
+ * and the decoding mode. A per-vCPU hash table finds them; their storage
+ * is a bump arena flushed whole when full.
+ *
+ * Instructions that straddle a page boundary are never cached: they are
+ * decoded from a 15-byte copy each time they run (rare, and it keeps every
+ * trace on exactly one page, so one page generation validates it).
+ *
+ * Self-modifying code: every physical page has a 32-bit word, bit 0 "has
+ * decoded code", bits 1..31 a generation. Decoding sets bit 0 (an atomic
+ * OR, before reading the bytes); a trace remembers the word it saw and is
+ * valid while the word is unchanged. code_invalidate_page() (called by the
+ * MMU for every write to a page with bit 0 set, which the MMU keeps out of
+ * the write TLB, and by anyone else writing guest code) adds 1: bit 0
+ * clears and the generation moves, so every vCPU sees its traces of that
+ * page as stale at its next lookup. When a page gains code (bit 0 goes
+ * from 0 to 1) a global epoch moves; every vCPU then drops the write-TLB
+ * entries of code pages from its own TLB before its next trace, so writes
+ * through entries filled earlier reach the slow path too.
+ * A write by the running trace to its own page stops the trace after that
+ * instruction (tls_cc->abort), so the next instruction is decoded afresh.
+ * The machine argument is unused: there is one machine per process, and
+ * the page table is indexed by physical address.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <stdatomic.h>
+#include "accel/accel.h"
+#include "kemu/log.h"
+#include "core.h"
+
+#define TRACE_MAX 32
+#define HASH_BITS 16
+#define ARENA_SIZE (32u << 20)
+
+/* Physical page words: chunks of 1 GiB, 16 TiB of physical space. */
+#define PHYS_BITS 44
+#define CHUNK_SHIFT 30
+#define CHUNK_PAGES (1u << (CHUNK_SHIFT - 12))
+#define NR_CHUNKS (1u << (PHYS_BITS - CHUNK_SHIFT))
+
+static uint32_t *page_chunks[NR_CHUNKS];
+static uint32_t code_epoch;
+
+typedef struct Trace {
+    struct Trace *next;   /* hash chain */
+    uint64_t paddr;
+    uint32_t *genp;       /* the page's word */
+    uint32_t gen;         /* its value when decoded */
+    uint8_t mode;
+    uint8_t n;
+    uint8_t succ_rr;      /* which successor slot to replace next */
+    /* The traces that ran after this one, by linear address: checked
+       before the hash table (still validated through the TLB). */
+    uint64_t succ_la[2];
+    struct Trace *succ[2];
+    Insn insn[];
+} Trace;
+
+struct CodeCache {
+    Trace *hash[1u << HASH_BITS];
+    uint8_t *arena;
+    size_t arena_used;
+    uint64_t flushes;     /* arena flushes: successor links die with them */
+    uint32_t epoch;       /* code_epoch this vCPU's write TLB is synced to */
+
+    /* The running trace (fault accounting, self-modification abort). */
+    const Trace *cur;
+    uint64_t cur_rip;
+    uint64_t cur_ppn;
+    volatile int abort;
+    int atomic_held;
+
+    uint64_t retired, budget;
+    Insn tmp;             /* an uncached instruction (page straddle, MMIO) */
+};
+
+/* The cache of the vCPU this thread runs (to abort its running trace). */
+static __thread CodeCache *tls_cc;
+
+/* ---------------------------------------------------- page words */
+
+static uint32_t *page_word(uint64_t paddr, bool create)
+{
+    uint64_t chunk = paddr >> CHUNK_SHIFT;
+    uint32_t *c;
+
+    if (chunk >= NR_CHUNKS) {
+        return NULL;
+    }
+    c = __atomic_load_n(&page_chunks[chunk], __ATOMIC_ACQUIRE);
+    if (!c && create) {
+        uint32_t *fresh = calloc(CHUNK_PAGES, sizeof(uint32_t));
+        if (!fresh) {
+            return NULL;
+        }
+        if (__atomic_compare_exchange_n(&page_chunks[chunk], &c, fresh, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            c = fresh;
+        } else {
+            free(fresh);
+        }
+    }
+    return c ? &c[(paddr >> 12) & (CHUNK_PAGES - 1)] : NULL;
+}
+
+bool code_page_has_code(Machine *m, uint64_t paddr)
+{
+    uint32_t *w = page_word(paddr, false);
+
+    (void)m;
+    return w && (__atomic_load_n(w, __ATOMIC_ACQUIRE) & 1);
+}
+
+void code_invalidate_page(Machine *m, uint64_t paddr)
+{
+    uint32_t *w = page_word(paddr, false);
+    uint32_t v;
+
+    (void)m;
+    if (!w) {
+        return;
+    }
+    v = __atomic_load_n(w, __ATOMIC_ACQUIRE);
+    while (v & 1) {
+        if (__atomic_compare_exchange_n(w, &v, v + 1, false, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_ACQUIRE)) {
+            break;
+        }
+    }
+    if (tls_cc && tls_cc->cur && tls_cc->cur_ppn == paddr >> 12) {
+        tls_cc->abort = 1;
+    }
+}
+
+/* Drop write permission from TLB entries of pages that now hold code. */
+static void sync_write_tlb(CPU *cpu)
+{
+    for (unsigned k = 0; k < 2; k++) {
+        for (unsigned n = 0; n < TLB_SIZE; n++) {
+            TlbEntry *e = &cpu->tlb[k][n];
+            if (e->tag_w != ~0ull && code_page_has_code(cpu->m, e->paddr)) {
+                e->tag_w = ~0ull;
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------- cache */
+
+CodeCache *code_cache_new(void)
+{
+    CodeCache *c = calloc(1, sizeof(*c));
+
+    if (!c) {
+        return NULL;
+    }
+    c->arena = malloc(ARENA_SIZE);
+    if (!c->arena) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void code_cache_free(CodeCache *c)
+{
+    if (c) {
+        free(c->arena);
+        free(c);
+    }
+}
+
+static unsigned hash_paddr(uint64_t paddr)
+{
+    return (unsigned)((paddr * 0x9e3779b97f4a7c15ull) >> (64 - HASH_BITS));
+}
+
+void core_atomic_lock(CPU *cpu)
+{
+    x86_atomic_lock();
+    if (cpu->code) {
+        cpu->code->atomic_held = 1;
+    }
+}
+
+void core_atomic_unlock(CPU *cpu)
+{
+    if (cpu->code) {
+        cpu->code->atomic_held = 0;
+    }
+    x86_atomic_unlock();
+}
+
+static unsigned cpu_mode(const CPU *cpu)
+{
+    return cpu->code64 ? 2 : cpu->code32;
+}
+
+/*
+ * Decode an instruction whose bytes start at linear @la (first @avail of
+ * them at @host, NULL if the page is not RAM) into @out, fetching from the
+ * next page as needed.
+ */
+static void decode_uncached(CPU *cpu, uint64_t la, const uint8_t *host, unsigned avail,
+                            Insn *out)
+{
+    uint8_t buf[16];
+    unsigned have = avail < 15 ? avail : 15;
+
+    if (host) {
+        memcpy(buf, host, have);
+    } else {
+        for (unsigned k = 0; k < have; k++) {
+            buf[k] = mem_read8(cpu, la + k);
+        }
+    }
+    if (x86_decode(buf, have, cpu->code64, cpu->code32, out)) {
+        return;
+    }
+    /* It continues on the next page: that fetch may fault (#PF there). */
+    {
+        uint64_t la2 = la + have, pa2;
+        unsigned avail2;
+        const uint8_t *h2 = mmu_fetch(cpu, la2, &pa2, &avail2);
+        unsigned more = 15 - have;
+        if (h2) {
+            memcpy(buf + have, h2, more < avail2 ? more : avail2);
+            more = more < avail2 ? more : avail2;
+        } else {
+            for (unsigned k = 0; k < more; k++) {
+                buf[have + k] = mem_read8(cpu, la2 + k);
+            }
+        }
+        if (!x86_decode(buf, have + more, cpu->code64, cpu->code32, out)) {
+            /* Cannot happen with 15 bytes; be safe: #GP for length. */
+            memset(out, 0, sizeof(*out));
+            out->fn = h_gp0;
+            out->len = 15;
+        }
+    }
+}
+
+static Trace *trace_build(CPU *cpu, CodeCache *cc, uint64_t paddr, const uint8_t *host,
+                          unsigned avail, unsigned mode, unsigned bucket)
+{
+    uint32_t *genp = page_word(paddr, true);
+    size_t need = sizeof(Trace) + TRACE_MAX * sizeof(Insn);
+    unsigned off = 0, n = 0;
+    uint32_t old;
+    Trace *t;
+
+    if (!genp) {
+        return NULL;
+    }
+    if (cc->arena_used + need > ARENA_SIZE) {
+        memset(cc->hash, 0, sizeof(cc->hash));
+        cc->arena_used = 0;
+        cc->flushes++;
+    }
+    old = __atomic_fetch_or(genp, 1, __ATOMIC_SEQ_CST);
+    if (!(old & 1)) {
+        /* Other vCPUs sync at their next trace; this one must before it
+           runs the trace (which may write to its own page). */
+        __atomic_fetch_add(&code_epoch, 1, __ATOMIC_SEQ_CST);
+        sync_write_tlb(cpu);
+    }
+    t = (Trace *)(cc->arena + cc->arena_used);
+    while (n < TRACE_MAX && off < avail) {
+        Insn *i = &t->insn[n];
+        unsigned len = x86_decode(host + off, avail - off, cpu->code64, cpu->code32, i);
+        if (!len) {
+            break;
+        }
+        n++;
+        off += len;
+        if (x86_insn_ends_trace(i)) {
+            break;
+        }
+    }
+    if (!n) {
+        return NULL;
+    }
+    t->paddr = paddr;
+    t->genp = genp;
+    t->gen = old | 1;
+    t->mode = mode;
+    t->n = n;
+    t->succ_rr = 0;
+    t->succ_la[0] = t->succ_la[1] = ~0ull;
+    t->next = cc->hash[bucket];
+    cc->hash[bucket] = t;
+    /* Keep Insn alignment for the next trace. */
+    cc->arena_used += (sizeof(Trace) + n * sizeof(Insn) + 15) & ~(size_t)15;
+    return t;
+}
+
+/* Is @t still the right trace for linear @la? (mapping, mode, bytes) */
+static inline bool chain_valid(CPU *cpu, const Trace *t, uint64_t la)
+{
+    TlbEntry *e = tlb_entry(cpu, la);
+
+    return e->tag_x == (la & ~0xfffull) && e->paddr == (t->paddr & ~0xfffull) &&
+           t->mode == cpu_mode(cpu) &&
+           __atomic_load_n(t->genp, __ATOMIC_RELAXED) == t->gen;
+}
+
+/*
+ * The trace at linear @la (CS:rIP), or NULL with cc->tmp holding an
+ * uncached instruction; records it as a successor of @prev (in @slot, or
+ * the next round-robin slot if -1). Faults (fetch) unwind.
+ */
+static __attribute__((noinline)) Trace *trace_lookup(CPU *cpu, CodeCache *cc, Trace *prev,
+                                                    uint64_t la, int slot)
+{
+    TlbEntry *e;
+    const uint8_t *host;
+    uint64_t paddr, flushes = cc->flushes;
+    unsigned avail, mode = cpu_mode(cpu), bucket;
+    Trace **pp, *t;
+
+    e = tlb_entry(cpu, la);
+    if (likely(e->tag_x == (la & ~0xfffull))) {
+        host = (const uint8_t *)(uintptr_t)(la + e->addend);
+        paddr = e->paddr | (la & 0xfff);
+        avail = 0x1000 - (la & 0xfff);
+    } else {
+        host = mmu_fetch(cpu, la, &paddr, &avail);
+        if (!host) {
+            decode_uncached(cpu, la, NULL, 0x1000 - (la & 0xfff), &cc->tmp);
+            return NULL;
+        }
+    }
+    bucket = hash_paddr(paddr);
+    for (pp = &cc->hash[bucket]; (t = *pp) != NULL; pp = &t->next) {
+        if (t->paddr == paddr && t->mode == mode) {
+            if (likely(__atomic_load_n(t->genp, __ATOMIC_RELAXED) == t->gen)) {
+                goto found;
+            }
+            *pp = t->next;     /* stale: unlink, rebuild below */
+            break;
+        }
+    }
+    t = trace_build(cpu, cc, paddr, host, avail, mode, bucket);
+    if (!t) {
+        decode_uncached(cpu, la, host, avail, &cc->tmp);
+        return NULL;
+    }
+found:
+    if (prev && flushes == cc->flushes) {
+        if (slot < 0) {
+            slot = prev->succ_rr;
+            prev->succ_rr ^= 1;
+        }
+        prev->succ_la[slot] = la;
+        prev->succ[slot] = t;
+    }
+    return t;
+}
+
+/* The common case inline: a successor link of @prev that still holds. */
+static inline Trace *trace_get(CPU *cpu, CodeCache *cc, Trace *prev)
+{
+    uint64_t la = x86_linear(cpu, SEG_CS, cpu->s.rip, 1, ACC_EXEC);
+    int slot = -1;
+
+    if (prev) {
+        for (unsigned k = 0; k < 2; k++) {
+            if (prev->succ_la[k] == la) {
+                if (likely(chain_valid(cpu, prev->succ[k], la))) {
+                    return prev->succ[k];
+                }
+                slot = (int)k;     /* stale link: replace it */
+                break;
+            }
+        }
+    }
+    return trace_lookup(cpu, cc, prev, la, slot);
+}
+
+/* ---------------------------------------------------- the loop */
+
+static bool irq_pending(const CPU *cpu)
+{
+    unsigned req = atomic_load_explicit(&cpu->vcpu->irq_request, memory_order_relaxed);
+
+    if (likely(!req)) {
+        return false;
+    }
+    if (req & (VCPU_IRQ_INIT | VCPU_IRQ_SIPI)) {
+        return true;
+    }
+    if ((req & VCPU_IRQ_NMI) && !cpu->nmi_blocked) {
+        return true;
+    }
+    return (req & VCPU_IRQ_HARD) && (cpu->s.rflags & FLAG_IF);
+}
+
+static void run_one(CPU *cpu, const Insn *i)
+{
+    cpu->next_rip = cpu->s.rip + i->len;
+    i->fn(cpu, i);
+    cpu->s.rip = cpu->next_rip;
+}
+
+/*
+ * One instruction with the single-step, resume-flag and interrupt-shadow
+ * rules: the shadow lasts exactly one instruction, RF suppresses
+ * breakpoints for one instruction (then clears unless the instruction
+ * loaded it), TF traps (#DB, DR6.BS) after the instruction completes.
+ */
+static void exec_single(CPU *cpu, CodeCache *cc)
+{
+    uint64_t fl = cpu->s.rflags;
+    const Trace *t;
+    const Insn *i;
+    uint8_t op;
+
+
+    cpu->intr_shadow = 0;
+    t = trace_get(cpu, cc, NULL);
+    i = t ? &t->insn[0] : &cc->tmp;
+    op = i->opcode & 0xff;
+    run_one(cpu, i);
+    cc->retired++;
+    cpu->icount++;
+    if ((fl & FLAG_RF) && !(i->opcode == 0xcf || i->opcode == 0x9d)) {
+        cpu->s.rflags &= ~(uint64_t)FLAG_RF;
+    }
+    if ((fl & FLAG_TF) && !(i->opcode <= 0xff && (op == 0xcc || op == 0xcd || op == 0xce || op == 0xf1))) {
+        cpu->s.dr[6] |= 1u << 14;
+        x86_deliver(cpu, EXC_DB, EVT_EXCEPTION, false, 0);
+    }
+}
+
+static void exec_loop(CPU *cpu, CodeCache *cc)
+{
+    Trace *prev = NULL;
+
+    for (;;) {
+        Trace *t;
+        const Insn *i, *end;
+
+        if (cc->retired >= cc->budget || cpu->halted ||
+            atomic_load_explicit(&cpu->vcpu->stop, memory_order_relaxed)) {
+            return;
+        }
+        if (unlikely(cc->epoch != __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE))) {
+            cc->epoch = __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE);
+            sync_write_tlb(cpu);
+        }
+        if (unlikely(cpu->intr_shadow || (cpu->s.rflags & (FLAG_TF | FLAG_RF)))) {
+            exec_single(cpu, cc);
+            prev = NULL;
+            continue;
+        }
+        if (irq_pending(cpu)) {
+            return;
+        }
+        t = trace_get(cpu, cc, prev);
+        if (unlikely(!t)) {
+            prev = NULL;
+            run_one(cpu, &cc->tmp);
+            cc->retired++;
+            cpu->icount++;
+            continue;
+        }
+        cc->cur = t;
+        cc->cur_rip = cpu->s.rip;
+        cc->cur_ppn = t->paddr >> 12;
+        i = t->insn;
+        end = i + t->n;
+        do {
+            cpu->next_rip = cpu->s.rip + i->len;
+            i->fn(cpu, i);
+            cpu->s.rip = cpu->next_rip;
+        } while (++i < end && likely(!cc->abort));
+        prev = cc->abort ? NULL : t;
+        cc->abort = 0;
+        cc->cur = NULL;
+        cc->retired += (uint64_t)(i - t->insn);
+        cpu->icount += (uint64_t)(i - t->insn);
+    }
+}
+
+/* An instruction faulted (x86_raise longjmp'd here): account, deliver. */
+static void exec_fault(CPU *cpu, CodeCache *cc)
+{
+    int vector = cpu->exc_vector;
+
+    if (cc->atomic_held) {
+        cc->atomic_held = 0;
+        x86_atomic_unlock();
+    }
+    if (cc->cur) {
+        /* Instructions of the trace before the faulting one retired. */
+        uint64_t rip = cc->cur_rip;
+        unsigned k = 0;
+        while (k < cc->cur->n && rip != cpu->s.rip) {
+            rip += cc->cur->insn[k++].len;
+        }
+        if (k < cc->cur->n) {
+            cc->retired += k;
+            cpu->icount += k;
+        }
+        cc->cur = NULL;
+    }
+    cc->abort = 0;
+    cpu->intr_shadow = 0;
+    cpu->exc_vector = -1;
+    /* A negative vector: sys/ aborted the instruction without an event
+       (e.g. after a triple fault); the loop's checks take over. */
+    if (vector >= 0) {
+        x86_deliver(cpu, vector, EVT_EXCEPTION, cpu->exc_has_error, cpu->exc_error);
+    }
+}
+
+uint64_t x86_exec(CPU *cpu, uint64_t budget)
+{
+    CodeCache *cc = cpu->code;
+    CodeCache *saved_tls = tls_cc;
+    jmp_buf jb, *saved_jmp = cpu->jmp;
+
+    cc->retired = 0;
+    cc->budget = budget;
+    tls_cc = cc;
+    cpu->jmp = &jb;
+    if (setjmp(jb)) {
+        exec_fault(cpu, cc);
+    }
+    exec_loop(cpu, cc);
+    cpu->jmp = saved_jmp;
+    tls_cc = saved_tls;
+    return cc->retired;
+}
+
+bool x86_decode_at(CPU *cpu, uint64_t la, Insn *out)
+{
+    jmp_buf jb, *saved = cpu->jmp;
+    uint64_t paddr;
+    unsigned avail;
+    const uint8_t *host;
+
+    cpu->jmp = &jb;
+    if (setjmp(jb)) {
+        cpu->jmp = saved;
+        cpu->exc_vector = -1;
+        return false;
+    }
+    host = mmu_fetch(cpu, la, &paddr, &avail);
+    decode_uncached(cpu, la, host, host ? avail : 0x1000 - (la & 0xfff), out);
+    cpu->jmp = saved;
+    return true;
+}
