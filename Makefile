@@ -8,7 +8,7 @@ MESON      ?= meson
 # Tests run this many at a time (CI machines have 2 cores).
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps check check-build check-asan run clean
+.PHONY: all deps kit check run clean
 
 all: deps $(BUILD)/build.ninja
 	$(NINJA) -C $(BUILD)
@@ -23,11 +23,15 @@ $(ASAN_BUILD)/build.ninja:
 	$(MESON) setup $(ASAN_BUILD) -Dwerror=true -Db_sanitize=address,undefined \
 	    -Db_lundef=false -Dguest_tests=disabled
 
-run: all
+# The guest kit (Debian kernel + busybox initramfs) in .cache/guest-kit.
+kit:
+	@python3 scripts/guest-kit.py
+
+run: all kit
 	./scripts/run-default-guest.sh $(BUILD)
 
 # Every suite runs even if an earlier one fails; the summary line comes last.
-check: all $(ASAN_BUILD)/build.ninja
+check: all kit $(ASAN_BUILD)/build.ninja
 	@rm -f $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json; \
 	rc=0; \
 	$(MESON) test -C $(BUILD) --print-errorlogs --num-processes $(JOBS) || rc=1; \

@@ -8,20 +8,22 @@
  *   SIB scale, RIP-relative);
  * - Zydis invalid: the decoder must give a #UD (or #GP for > 15 bytes)
  *   handler, unless it hands the opcode to a part that checks the rest at
- *   run time (x87 escapes and 0F AE to fpu/; 0F 00, 0F 01, MOV CR/DR to
- *   sys/), or it is in the reserved-NOP space 0F 19..1F (NOPs on CPUs
- *   without MPX/CET, which Zydis decodes with those extensions on);
+ *   run time (x87 escapes, SSE/MMX opcodes and 0F AE to fpu/, whose
+ *   handlers check ModRM forms; 0F 00, 0F 01, MOV CR/DR to sys/), or it
+ *   is in the reserved-NOP space 0F 19..1F (NOPs on CPUs without MPX/CET,
+ *   which Zydis decodes with those extensions on);
  * - Zydis valid, decoder #UD: allowed only for instruction set extensions
- *   the interpreter does not offer (anything but the base set, x87 and
- *   long-mode instructions; the SSE handlers are stubbed out in this
- *   test), and for the deliberate #UD instructions listed in
- *   deliberate_ud().
+ *   the interpreter does not offer (anything but the base set, x87,
+ *   long-mode instructions and the SSE levels fpu/ implements), and for
+ *   the deliberate #UD instructions listed in deliberate_ud().
+ *
+ * Linked with the real interpreter (kemu_libs), so SSE lengths come from
+ * fpu/'s tables.
  */
 #include <stdio.h>
 #include <string.h>
 #include <Zydis/Zydis.h>
 #include <glib.h>
-#include "interp-stubs.h"
 #include "target/x86/core/core.h"
 
 enum { M16, M32, M64 };
@@ -71,6 +73,11 @@ static bool ext_offered(const ZydisDecodedInstruction *zi)
     case ZYDIS_ISA_EXT_X87:
     case ZYDIS_ISA_EXT_LONGMODE:
     case ZYDIS_ISA_EXT_PAUSE:
+    case ZYDIS_ISA_EXT_MMX:
+    case ZYDIS_ISA_EXT_SSE:
+    case ZYDIS_ISA_EXT_SSE2:
+    case ZYDIS_ISA_EXT_SSE3:
+    case ZYDIS_ISA_EXT_SSSE3:
         return true;
     default:
         return false;
@@ -89,12 +96,25 @@ typedef struct Counts {
     unsigned both_valid, both_invalid, exempt_ud, delegated;
 } Counts;
 
+/* SSE/MMX space: 0F 10-17, 28-2F, 50-7F, C2, C4-C6, D0-FF, 0F 38, 0F 3A. */
+static bool sse_space(const Insn *i)
+{
+    unsigned map = i->opcode >> 8, op = i->opcode & 0xff;
+
+    if (map >= 2) {
+        return true;
+    }
+    return map == 1 && ((op >= 0x10 && op <= 0x17) || (op >= 0x28 && op <= 0x2f) ||
+                        (op >= 0x50 && op <= 0x7f) || op == 0xc2 ||
+                        (op >= 0xc4 && op <= 0xc6) || op >= 0xd0);
+}
+
 /* Opcodes whose remaining validity checks happen in the handler. */
 static bool delegated(const Insn *i)
 {
     return i->fn == fpu_x87 || i->fn == fpu_group15 || i->fn == h_group6 ||
            i->fn == h_group7 || i->fn == h_mov_cr || i->fn == h_mov_dr ||
-           (i->opcode >= 0x119 && i->opcode <= 0x11f);
+           (i->opcode >= 0x119 && i->opcode <= 0x11f) || sse_space(i);
 }
 
 /* Compare one byte stream; returns false (after printing) on mismatch. */
