@@ -43,7 +43,7 @@ static void install_exit_handlers(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-/* -d startup: the figures bench/startup turns into an RSS overhead. */
+/* -d startup: figures for bench/ (RSS overhead, instruction counts). */
 static void report_memory(const Machine *m)
 {
     g_autofree char *status = NULL;
@@ -59,6 +59,13 @@ static void report_memory(const Machine *m)
     }
     log_info("memory: peak RSS %ld KiB, guest RAM resident %" G_GUINT64_FORMAT " KiB",
              strtol(hwm + 6, NULL, 10), machine_ram_resident(m) >> 10);
+    if (m->accel->insns_retired) {
+        uint64_t n = 0;
+        for (unsigned i = 0; i < m->ncpus; i++) {
+            n += m->accel->insns_retired(m->cpus[i]);
+        }
+        log_info("guest instructions retired: %" G_GUINT64_FORMAT, n);
+    }
 }
 
 static bool setup_chardevs(KemuOptions *o, GPtrArray *serials, GError **errp)

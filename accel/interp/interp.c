@@ -307,6 +307,11 @@ static bool interp_set_state(Vcpu *v, const X86CpuState *s)
     return true;
 }
 
+static uint64_t interp_insns_retired(Vcpu *v)
+{
+    return ivcpu(v)->cpu.icount;
+}
+
 static void interp_cleanup(Machine *m)
 {
     for (unsigned i = 0; i < m->ncpus; i++) {
@@ -339,5 +344,6 @@ const AccelOps interp_accel_ops = {
     .vcpu_reset = interp_vcpu_reset,
     .get_state = interp_get_state,
     .set_state = interp_set_state,
+    .insns_retired = interp_insns_retired,
     .cleanup = interp_cleanup,
 };

@@ -91,6 +91,8 @@ struct AccelOps {
     bool (*vcpu_reset)(Vcpu *cpu, GError **errp);
     bool (*get_state)(Vcpu *cpu, X86CpuState *s);
     bool (*set_state)(Vcpu *cpu, const X86CpuState *s);
+    /* Guest instructions this vCPU retired so far (racy read). Optional. */
+    uint64_t (*insns_retired)(Vcpu *cpu);
     /* Release everything (process exit). Optional. */
     void (*cleanup)(Machine *m);
 };
