@@ -4,6 +4,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "kemu/error.h"
+#include "accel/accel.h"
+#include "hw/intc/apic.h"
 #include "system/machine.h"
 
 /* Like QEMU's pc machine: RAM above this goes to 4 GiB and up. */
@@ -117,4 +119,43 @@ uint64_t machine_ram_resident(const Machine *m)
         }
     }
     return bytes;
+}
+
+void machine_dma_written(Machine *m, uint64_t gpa, uint64_t len)
+{
+    if (m->accel && m->accel->dma_written && len) {
+        m->accel->dma_written(m, gpa, len);
+    }
+}
+
+bool machine_dma_read(Machine *m, uint64_t gpa, void *buf, size_t len)
+{
+    void *host = machine_gpa_to_hva(m, gpa, len);
+
+    if (!host) {
+        return false;
+    }
+    memcpy(buf, host, len);
+    return true;
+}
+
+bool machine_dma_write(Machine *m, uint64_t gpa, const void *buf, size_t len)
+{
+    void *host = machine_gpa_to_hva(m, gpa, len);
+
+    if (!host) {
+        return false;
+    }
+    memcpy(host, buf, len);
+    machine_dma_written(m, gpa, len);
+    return true;
+}
+
+void machine_signal_msi(Machine *m, uint64_t addr, uint32_t data)
+{
+    if (m->accel && m->accel->signal_msi) {
+        m->accel->signal_msi(m, addr, data);
+    } else {
+        apic_deliver_msi(m, addr, data);
+    }
 }

@@ -312,6 +312,16 @@ static uint64_t interp_insns_retired(Vcpu *v)
     return ivcpu(v)->cpu.icount;
 }
 
+/* DMA into RAM that holds decoded instructions must drop them. */
+static void interp_dma_written(Machine *m, uint64_t gpa, uint64_t len)
+{
+    for (uint64_t p = gpa & ~0xfffull; p < gpa + len; p += 0x1000) {
+        if (code_page_has_code(m, p)) {
+            code_invalidate_page(m, p);
+        }
+    }
+}
+
 static void interp_cleanup(Machine *m)
 {
     for (unsigned i = 0; i < m->ncpus; i++) {
@@ -345,5 +355,6 @@ const AccelOps interp_accel_ops = {
     .get_state = interp_get_state,
     .set_state = interp_set_state,
     .insns_retired = interp_insns_retired,
+    .dma_written = interp_dma_written,
     .cleanup = interp_cleanup,
 };

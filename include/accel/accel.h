@@ -91,6 +91,13 @@ struct AccelOps {
     bool (*vcpu_reset)(Vcpu *cpu, GError **errp);
     bool (*get_state)(Vcpu *cpu, X86CpuState *s);
     bool (*set_state)(Vcpu *cpu, const X86CpuState *s);
+    /*
+     * A device wrote guest RAM [gpa, gpa + len) behind the CPUs' backs
+     * (DMA): the interpreter drops decoded code there. Optional.
+     */
+    void (*dma_written)(Machine *m, uint64_t gpa, uint64_t len);
+    /* Deliver an MSI (KVM_SIGNAL_MSI). Optional: else the userspace APIC. */
+    void (*signal_msi)(Machine *m, uint64_t addr, uint32_t data);
     /* Guest instructions this vCPU retired so far (racy read). Optional. */
     uint64_t (*insns_retired)(Vcpu *cpu);
     /* Release everything (process exit). Optional. */

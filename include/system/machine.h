@@ -90,6 +90,18 @@ bool machine_add_rom(Machine *m, uint64_t gpa, const void *data, size_t len,
                      GError **errp);
 void machine_roms_reload(Machine *m);
 
+/*
+ * Device DMA: copy between guest RAM and @buf. False (nothing copied) unless
+ * the whole range is RAM. Writes notify the accelerator so decoded code
+ * stays coherent. Any thread; no lock needed for RAM itself.
+ */
+bool machine_dma_read(Machine *m, uint64_t gpa, void *buf, size_t len);
+bool machine_dma_write(Machine *m, uint64_t gpa, const void *buf, size_t len);
+/* A device wrote guest RAM directly through a host pointer. */
+void machine_dma_written(Machine *m, uint64_t gpa, uint64_t len);
+/* Deliver a message-signalled interrupt (PCI MSI/MSI-X). BQL held. */
+void machine_signal_msi(Machine *m, uint64_t addr, uint32_t data);
+
 /* Bytes of guest RAM the host has backed with memory so far (mincore). */
 uint64_t machine_ram_resident(const Machine *m);
 
