@@ -327,12 +327,17 @@ enum { ACC_READ, ACC_WRITE, ACC_EXEC };
  */
 uint64_t x86_seg_slow(CPU *cpu, int seg, uint64_t off, unsigned size, int access);
 
+/* 48-bit canonical: bits 63..47 all equal (shift unsigned: no UB). */
+static inline bool x86_canonical(uint64_t la)
+{
+    return (uint64_t)((int64_t)(la << 16) >> 16) == la;
+}
+
 static inline uint64_t x86_linear(CPU *cpu, int seg, uint64_t off, unsigned size, int access)
 {
     if (likely(cpu->code64)) {
         uint64_t la = off + ((seg == SEG_FS || seg == SEG_GS) ? cpu->s.seg[seg].base : 0);
-        /* Canonical: bits 63..47 all equal. */
-        if (likely((uint64_t)(((int64_t)la << 16) >> 16) == la)) {
+        if (likely(x86_canonical(la))) {
             return la;
         }
     } else if (likely(cpu->flat) && seg != SEG_FS && seg != SEG_GS) {

@@ -52,11 +52,6 @@ void x86_triple_fault(CPU *cpu)
     cpu->halted = 1;
 }
 
-static bool canonical(uint64_t la)
-{
-    return (uint64_t)(((int64_t)la << 16) >> 16) == la;
-}
-
 /* A stack being built: the new one on a privilege change, or the current. */
 typedef struct Frame {
     X86Segment ss;
@@ -71,7 +66,7 @@ static void frame_push(CPU *cpu, Frame *f, uint64_t v, unsigned size)
     uint64_t off = sp & f->mask, la;
 
     if (f->lm) {
-        if (!canonical(off)) {
+        if (!x86_canonical(off)) {
             x86_raise(cpu, EXC_SS, 0);
         }
         la = off;
@@ -203,7 +198,7 @@ static void deliver_protected(CPU *cpu, int vector, int kind, bool has_error,
     if (vm86 && newcpl != 0) {
         x86_raise(cpu, EXC_GP, (sel & 0xfffc) | ext);
     }
-    if (lm ? !canonical(offset) : offset > desc_limit(d)) {
+    if (lm ? !x86_canonical(offset) : offset > desc_limit(d)) {
         x86_raise(cpu, EXC_GP, ext);
     }
 

@@ -15,11 +15,6 @@
 
 #define ALL_FLAGS 0x3f7fd5u   /* every defined flag (bit 1 is fixed) */
 
-static bool canonical(uint64_t la)
-{
-    return (uint64_t)(((int64_t)la << 16) >> 16) == la;
-}
-
 static void set_real_cs(CPU *cpu, uint16_t sel)
 {
     X86Segment *cs = &cpu->s.seg[SEG_CS];
@@ -37,7 +32,7 @@ static bool desc_code64(const CPU *cpu, uint64_t d)
 /* Target offset check for a new CS: canonical or within the limit. */
 static void check_target(CPU *cpu, uint64_t d, uint64_t off)
 {
-    if (desc_code64(cpu, d) ? !canonical(off) : off > desc_limit(d)) {
+    if (desc_code64(cpu, d) ? !x86_canonical(off) : off > desc_limit(d)) {
         x86_raise_gp0(cpu);
     }
 }
@@ -320,7 +315,7 @@ void x86_sysret(CPU *cpu, unsigned opsize)
     if (x86_lma(cpu)) {
         uint64_t rip = cpu->s.regs[R_ECX];
         if (opsize == 8) {
-            if (!canonical(rip)) {
+            if (!x86_canonical(rip)) {
                 x86_raise_gp0(cpu);
             }
             seg_set_flat(&cpu->s.seg[SEG_CS], (base + 16) | 3, true, 3, true);
@@ -365,7 +360,7 @@ void x86_sysexit(CPU *cpu, unsigned opsize)
         x86_raise_gp0(cpu);
     }
     uint64_t rip = cpu->s.regs[R_EDX], rsp = cpu->s.regs[R_ECX];
-    if (to64 && (!canonical(rip) || !canonical(rsp))) {
+    if (to64 && (!x86_canonical(rip) || !x86_canonical(rsp))) {
         x86_raise_gp0(cpu);
     }
     seg_set_flat(&cpu->s.seg[SEG_CS], (cs + (to64 ? 32 : 16)) | 3, true, 3, to64);

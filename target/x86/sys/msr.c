@@ -74,11 +74,6 @@ static bool amd_benign_msr(uint32_t msr)
     }
 }
 
-static bool canonical(uint64_t v)
-{
-    return (uint64_t)(((int64_t)v << 16) >> 16) == v;
-}
-
 uint64_t x86_tsc_read(CPU *cpu)
 {
     return (uint64_t)clock_ns() + cpu->tsc_offset;
@@ -264,7 +259,7 @@ bool x86_msr_write(CPU *cpu, uint32_t msr, uint64_t v)
     case MSR_SYSENTER_CS: cpu->sysenter_cs = v & 0xffff; return true;
     case MSR_SYSENTER_ESP:
     case MSR_SYSENTER_EIP:
-        if (!canonical(v)) {
+        if (!x86_canonical(v)) {
             return false;
         }
         *(msr == MSR_SYSENTER_ESP ? &cpu->sysenter_esp : &cpu->sysenter_eip) = v;
@@ -285,7 +280,7 @@ bool x86_msr_write(CPU *cpu, uint32_t msr, uint64_t v)
     case MSR_FS_BASE:
     case MSR_GS_BASE:
     case MSR_KERNEL_GS_BASE:
-        if (!canonical(v)) {
+        if (!x86_canonical(v)) {
             return false;
         }
         if (msr == MSR_LSTAR) {

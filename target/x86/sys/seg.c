@@ -201,11 +201,6 @@ void x86_load_seg(CPU *cpu, int seg, uint16_t sel)
     x86_update_mode(cpu);
 }
 
-static bool canonical(uint64_t la)
-{
-    return (uint64_t)(((int64_t)la << 16) >> 16) == la;
-}
-
 uint64_t x86_seg_slow(CPU *cpu, int seg, uint64_t off, unsigned size, int access)
 {
     const X86Segment *sg = &cpu->s.seg[seg];
@@ -214,7 +209,7 @@ uint64_t x86_seg_slow(CPU *cpu, int seg, uint64_t off, unsigned size, int access
 
     if (cpu->code64) {
         uint64_t la = off + ((seg == SEG_FS || seg == SEG_GS) ? sg->base : 0);
-        if (!canonical(la)) {
+        if (!x86_canonical(la)) {
             x86_raise(cpu, vec, 0);
         }
         return la;

@@ -474,7 +474,7 @@ static void load_table(CPU *cpu, const Insn *i, X86Table *t)
     if (!cpu->code64 && i->opsize == 2) {
         base &= 0xffffff;
     }
-    if (cpu->code64 && (uint64_t)(((int64_t)base << 16) >> 16) != base) {
+    if (cpu->code64 && !x86_canonical(base)) {
         x86_raise_gp0(cpu);
     }
     t->base = base;
