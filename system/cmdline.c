@@ -19,12 +19,14 @@ typedef struct Option {
 static const Option options[] = {
     { "accel", true, "kvm|tcg  select the accelerator (tcg: kemu's interpreter)" },
     { "append", true, "CMDLINE  kernel command line" },
+    { "blockdev", true, "driver=file|raw,node-name=N,...  add a block node (raw images)" },
     { "chardev", true, "BACKEND,id=ID,...  create a character device" },
     { "cpu", true, "MODEL[,+feat,-feat]  CPU model (-cpu help lists them)" },
     { "D", true, "FILE  write log output to FILE" },
     { "d", true, "ITEM,...  enable log items (-d help lists them)" },
     { "device", true, "DRIVER[,key=val...]  add a device (-device help lists them)" },
     { "display", true, "none  display back end (no window yet)" },
+    { "drive", true, "file=F[,format=raw][,if=virtio|none][,id=][,cache=][,readonly=on]  add a disk" },
     { "enable-kvm", false, "same as -accel kvm" },
     { "h", false, "print this help" },
     { "help", false, "print this help" },
@@ -36,6 +38,8 @@ static const Option options[] = {
     { "name", true, "NAME  name of the guest" },
     { "no-reboot", false, "exit instead of rebooting" },
     { "no-shutdown", false, "accepted for compatibility; a guest power-off still exits" },
+    { "netdev", true, "user|tap,id=ID,...  add a network back end" },
+    { "nic", true, "user|tap[,model=e1000|virtio-net-pci][,mac=][,...]  back end + NIC" },
     { "nographic", false, "no window; serial and monitor multiplexed on stdio" },
     { "serial", true, "DEV  serial port back end (stdio, pty, file:F, tcp:..., unix:..., none)" },
     { "smp", true, "N[,cpus=N]  number of vCPUs" },
@@ -235,6 +239,14 @@ static bool apply(const char *name, const char *arg, KemuOptions *o,
         g_ptr_array_add(o->chardevs, (gpointer)arg);
     } else if (!strcmp(name, "device")) {
         g_ptr_array_add(o->devices, (gpointer)arg);
+    } else if (!strcmp(name, "netdev")) {
+        g_ptr_array_add(o->netdevs, (gpointer)arg);
+    } else if (!strcmp(name, "nic")) {
+        g_ptr_array_add(o->nics, (gpointer)arg);
+    } else if (!strcmp(name, "drive")) {
+        g_ptr_array_add(o->drives, (gpointer)arg);
+    } else if (!strcmp(name, "blockdev")) {
+        g_ptr_array_add(o->blockdevs, (gpointer)arg);
     } else if (!strcmp(name, "no-reboot")) {
         o->mc.no_reboot = true;
     } else if (!strcmp(name, "no-shutdown")) {
@@ -268,6 +280,10 @@ bool cmdline_parse(int argc, char **argv, KemuOptions *o, CmdlineAction *action,
     o->serials = g_ptr_array_new();
     o->chardevs = g_ptr_array_new();
     o->devices = g_ptr_array_new();
+    o->netdevs = g_ptr_array_new();
+    o->nics = g_ptr_array_new();
+    o->drives = g_ptr_array_new();
+    o->blockdevs = g_ptr_array_new();
     *action = CMDLINE_RUN;
 
     for (int i = 1; i < argc && *action == CMDLINE_RUN; i++) {
@@ -311,4 +327,8 @@ void cmdline_free(KemuOptions *o)
     g_ptr_array_free(o->serials, TRUE);
     g_ptr_array_free(o->chardevs, TRUE);
     g_ptr_array_free(o->devices, TRUE);
+    g_ptr_array_free(o->netdevs, TRUE);
+    g_ptr_array_free(o->nics, TRUE);
+    g_ptr_array_free(o->drives, TRUE);
+    g_ptr_array_free(o->blockdevs, TRUE);
 }

@@ -8,12 +8,15 @@
 #include <string.h>
 #include <time.h>
 #include "accel/accel.h"
+#include "block/block.h"
 #include "chardev/chardev.h"
+#include "hw/block/virtio-blk.h"
 #include "hw/device.h"
 #include "hw/loader.h"
 #include "hw/x86/pc.h"
 #include "kemu/error.h"
 #include "kemu/log.h"
+#include "net/net.h"
 #include "system/bql.h"
 #include "system/cmdline.h"
 #include "system/cpus.h"
@@ -152,10 +155,36 @@ static bool build_machine(Machine *m, KemuOptions *o, GError **errp)
         !loader_load_kernel(m, o->mc.kernel, o->mc.append, o->mc.initrd, errp)) {
         return false;
     }
+    /* Block backends first: -device virtio-blk-pci,drive=ID looks them up. */
+    for (guint i = 0; i < o->blockdevs->len; i++) {
+        if (!blk_add_blockdev(o->blockdevs->pdata[i], errp)) {
+            return false;
+        }
+    }
+    for (guint i = 0; i < o->drives->len; i++) {
+        if (!blk_add_drive(o->drives->pdata[i], errp)) {
+            return false;
+        }
+    }
+    /* Network back ends before -device: NICs find them by netdev=ID. */
+    for (guint i = 0; i < o->netdevs->len; i++) {
+        if (!net_netdev_create(o->netdevs->pdata[i], errp)) {
+            return false;
+        }
+    }
     for (guint i = 0; i < o->devices->len; i++) {
         if (!device_create_from_string(m, o->devices->pdata[i], errp)) {
             return false;
         }
+    }
+    for (guint i = 0; i < o->nics->len; i++) {
+        if (!net_nic_create(m, o->nics->pdata[i], errp)) {
+            return false;
+        }
+    }
+    /* After -device, so explicit addr= slots are taken first. */
+    if (!virtio_blk_create_for_drives(m, errp)) {
+        return false;
     }
     return cpus_init(m, errp);
 }
@@ -195,6 +224,8 @@ int main(int argc, char **argv)
     status = main_loop_run(&machine);
     report_memory(&machine);
     cpus_stop_threads(&machine);
+    /* Let submitted disk writes finish before the process ends. */
+    blk_close_all();
     chardev_cleanup_all();
     chardev_restore_terminals();
     cmdline_free(&opts);

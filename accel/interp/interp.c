@@ -115,6 +115,19 @@ static bool interp_vcpu_reset(Vcpu *v, GError **errp)
     return true;
 }
 
+/* Free @v's interpreter state, made by interp_vcpu_init(). */
+static void interp_vcpu_free(Vcpu *v)
+{
+    InterpVcpu *iv = v->accel;
+
+    v->accel = NULL;
+    code_cache_free(iv->cpu.code);
+    g_free(iv->cpuid.e);
+    g_mutex_clear(&iv->lock);
+    g_cond_clear(&iv->wake);
+    g_free(iv);
+}
+
 static bool interp_vcpu_init(Vcpu *v, GError **errp)
 {
     Machine *m = v->m;
@@ -149,12 +162,7 @@ static bool interp_vcpu_init(Vcpu *v, GError **errp)
     return interp_vcpu_reset(v, errp);
 
 fail:
-    v->accel = NULL;
-    code_cache_free(iv->cpu.code);
-    g_free(iv->cpuid.e);
-    g_mutex_clear(&iv->lock);
-    g_cond_clear(&iv->wake);
-    g_free(iv);
+    interp_vcpu_free(v);
     return false;
 }
 
@@ -326,16 +334,10 @@ static void interp_cleanup(Machine *m)
 {
     for (unsigned i = 0; i < m->ncpus; i++) {
         Vcpu *v = m->cpus[i];
-        InterpVcpu *iv = v ? v->accel : NULL;
-        if (!iv) {
-            continue;
+
+        if (v && v->accel) {
+            interp_vcpu_free(v);
         }
-        v->accel = NULL;
-        code_cache_free(iv->cpu.code);
-        g_free(iv->cpuid.e);
-        g_mutex_clear(&iv->lock);
-        g_cond_clear(&iv->wake);
-        g_free(iv);
     }
     cpu_model_free(default_model);
     default_model = NULL;

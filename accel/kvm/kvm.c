@@ -373,6 +373,24 @@ static void kvm_set_gsi(Machine *m, unsigned gsi, int level)
     }
 }
 
+/*
+ * KVM_SIGNAL_MSI returns 0 when the guest's APICs blocked the message
+ * (e.g. a masked LVT): only a negative return is an error.
+ */
+static void kvm_signal_msi(Machine *m, uint64_t addr, uint32_t data)
+{
+    struct kvm_msi msi = {
+        .address_lo = (uint32_t)addr,
+        .address_hi = (uint32_t)(addr >> 32),
+        .data = data,
+    };
+
+    if (ioctl(kvm_state(m)->vm_fd, KVM_SIGNAL_MSI, &msi) < 0) {
+        log_err("KVM_SIGNAL_MSI 0x%" G_GINT64_MODIFIER "x/0x%x: %s", addr, data,
+                g_strerror(errno));
+    }
+}
+
 static void kvm_cleanup(Machine *m)
 {
     KvmState *ks = kvm_state(m);
@@ -401,6 +419,7 @@ const AccelOps kvm_accel_ops = {
     .ram_map = kvm_ram_map,
     .has_irqchip = kvm_has_irqchip,
     .set_gsi = kvm_set_gsi,
+    .signal_msi = kvm_signal_msi,
     .vcpu_init = kvm_vcpu_init,
     .vcpu_thread_init = kvm_vcpu_thread_init,
     .vcpu_run = kvm_vcpu_run,

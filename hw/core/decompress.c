@@ -21,6 +21,7 @@
 #include <zlib.h>
 #include <zstd.h>
 #include "hw/core/decompress.h"
+#include "kemu/bytes.h"
 #include "kemu/error.h"
 
 /* A kernel's xz payload uses a 32 MiB dictionary; refuse headers asking more. */
@@ -35,12 +36,6 @@ typedef struct OutBuf {
     size_t limit;       /* the caller's max_out */
     const char *fmt;    /* format name for messages */
 } OutBuf;
-
-static uint32_t ld32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
 
 static bool has_magic(const uint8_t *in, size_t len, const char *magic, size_t n)
 {
@@ -270,7 +265,7 @@ static bool unlz4_legacy(const uint8_t *in, size_t len, OutBuf *o, GError **errp
         if (len - pos < 4 || (blocks > 0 && len - pos == 4)) {
             break;
         }
-        csize = ld32(in + pos);
+        csize = ld32_le(in + pos);
         pos += 4;
         if (csize == LZ4_LEGACY_MAGIC) {
             continue;   /* concatenated legacy streams */

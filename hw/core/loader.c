@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "hw/loader.h"
 #include "hw/x86/linux.h"
+#include "kemu/bytes.h"
 #include "kemu/error.h"
 
 /* ---- bounded file reads ------------------------------------------------ */
@@ -91,22 +92,6 @@ fail:
  * hostile header can ask for. */
 #define ELF_MAX_PHDRS LOADER_MAX_SEGMENTS
 
-static uint16_t ld16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t ld32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
-static uint64_t ld64(const uint8_t *p)
-{
-    return ld32(p) | ((uint64_t)ld32(p + 4) << 32);
-}
-
 bool loader_is_elf(const uint8_t *data, size_t len)
 {
     return len >= 4 && !memcmp(data, "\177ELF", 4);
@@ -117,21 +102,21 @@ static uint32_t elf_phdr(const uint8_t *ph, bool is64, LoadSegment *seg,
                          uint32_t *flags)
 {
     if (is64) {
-        *flags = ld32(ph + 4);
-        seg->offset = ld64(ph + 8);
-        seg->vaddr = ld64(ph + 16);
-        seg->paddr = ld64(ph + 24);
-        seg->filesz = ld64(ph + 32);
-        seg->memsz = ld64(ph + 40);
+        *flags = ld32_le(ph + 4);
+        seg->offset = ld64_le(ph + 8);
+        seg->vaddr = ld64_le(ph + 16);
+        seg->paddr = ld64_le(ph + 24);
+        seg->filesz = ld64_le(ph + 32);
+        seg->memsz = ld64_le(ph + 40);
     } else {
-        seg->offset = ld32(ph + 4);
-        seg->vaddr = ld32(ph + 8);
-        seg->paddr = ld32(ph + 12);
-        seg->filesz = ld32(ph + 16);
-        seg->memsz = ld32(ph + 20);
-        *flags = ld32(ph + 24);
+        seg->offset = ld32_le(ph + 4);
+        seg->vaddr = ld32_le(ph + 8);
+        seg->paddr = ld32_le(ph + 12);
+        seg->filesz = ld32_le(ph + 16);
+        seg->memsz = ld32_le(ph + 20);
+        *flags = ld32_le(ph + 24);
     }
-    return ld32(ph);
+    return ld32_le(ph);
 }
 
 static bool elf_check_segment(const LoadSegment *seg, unsigned i, size_t len,
@@ -195,8 +180,8 @@ bool loader_elf_parse(const uint8_t *data, size_t len, ElfImage *img, GError **e
         error_setg(errp, "ELF header truncated (file is %zu bytes)", len);
         return false;
     }
-    type = ld16(data + 16);
-    img->machine = ld16(data + 18);
+    type = ld16_le(data + 16);
+    img->machine = ld16_le(data + 18);
     if (type != ET_EXEC && type != ET_DYN) {
         error_setg(errp, "ELF type %u is not an executable", type);
         return false;
@@ -206,15 +191,15 @@ bool loader_elf_parse(const uint8_t *data, size_t len, ElfImage *img, GError **e
         return false;
     }
     if (img->is64) {
-        img->entry = ld64(data + 24);
-        phoff = ld64(data + 32);
-        phentsize = ld16(data + 54);
-        phnum = ld16(data + 56);
+        img->entry = ld64_le(data + 24);
+        phoff = ld64_le(data + 32);
+        phentsize = ld16_le(data + 54);
+        phnum = ld16_le(data + 56);
     } else {
-        img->entry = ld32(data + 24);
-        phoff = ld32(data + 28);
-        phentsize = ld16(data + 42);
-        phnum = ld16(data + 44);
+        img->entry = ld32_le(data + 24);
+        phoff = ld32_le(data + 28);
+        phentsize = ld16_le(data + 42);
+        phnum = ld16_le(data + 44);
     }
     if (phentsize != (img->is64 ? PHDR64_SIZE : PHDR32_SIZE)) {
         error_setg(errp, "ELF program header size %u is wrong", phentsize);

@@ -11,18 +11,15 @@
  */
 #include <string.h>
 #include "hw/vmstate.h"
+#include "kemu/bytes.h"
 #include "kemu/error.h"
 
 static void put_u32(GByteArray *out, uint32_t v)
 {
-    uint8_t b[4] = { v, v >> 8, v >> 16, v >> 24 };
+    uint8_t b[4];
 
+    st32_le(b, v);
     g_byte_array_append(out, b, sizeof(b));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 /* Bytes of field data in a record, and the extent of the state they cover. */
@@ -65,7 +62,7 @@ bool vmstate_load(const VMStateDesc *d, void *state, const uint8_t *buf,
         error_setg(errp, "%s: state record truncated", d->name);
         return false;
     }
-    rec_name_len = get_u32(buf);
+    rec_name_len = ld32_le(buf);
     if (rec_name_len != name_len || len - 4 < name_len ||
         memcmp(buf + 4, d->name, name_len) != 0) {
         error_setg(errp, "%s: state record is for another device", d->name);
@@ -76,7 +73,7 @@ bool vmstate_load(const VMStateDesc *d, void *state, const uint8_t *buf,
         error_setg(errp, "%s: state record truncated", d->name);
         return false;
     }
-    version = get_u32(buf + pos);
+    version = ld32_le(buf + pos);
     pos += 4;
     if (version != (uint32_t)d->version) {
         error_setg(errp, "%s: state version %u, expected %d", d->name, version,

@@ -8,7 +8,7 @@
  *
  * Layout of the area (offsets from ACPI_AREA_START):
  *   0x000 RSDP        0x040 FACS (64-byte aligned)   0x080 RSDT
- *   0x0c0 XSDT        0x100 FADT                     then DSDT, MADT
+ *   0x0c0 XSDT        0x100 FADT                     then DSDT, MADT, MCFG
  *
  * The FADT describes a legacy PC in ACPI mode from the start: no SMI
  * command port, so Linux never tries to switch modes; PM1a event,
@@ -16,7 +16,10 @@
  * is the fixed-feature one; reset through port 0xCF9.
  */
 #include <string.h>
+#include "hw/pci/pci-acpi.h"
+#include "hw/pci/pci.h"
 #include "hw/x86/acpi-build.h"
+#include "kemu/bytes.h"
 #include "kemu/error.h"
 
 #define AREA_SIZE (ACPI_AREA_END - ACPI_AREA_START)
@@ -92,24 +95,6 @@ typedef struct AcpiBuf {
     size_t len;
 } AcpiBuf;
 
-static void st16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void st32(uint8_t *p, uint32_t v)
-{
-    st16(p, (uint16_t)v);
-    st16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void st64(uint8_t *p, uint64_t v)
-{
-    st32(p, (uint32_t)v);
-    st32(p + 4, (uint32_t)(v >> 32));
-}
-
 static uint8_t checksum(const uint8_t *p, size_t len)
 {
     uint8_t sum = 0;
@@ -129,9 +114,9 @@ static uint8_t *sdt_begin(AcpiBuf *a, size_t off, const char *sig, uint8_t rev)
     t[8] = rev;
     memcpy(t + 10, OEM_ID, 6);
     memcpy(t + 16, OEM_TABLE_ID, 8);
-    st32(t + 24, 1);                       /* OEM revision */
+    st32_le(t + 24, 1);                       /* OEM revision */
     memcpy(t + 28, CREATOR_ID, 4);
-    st32(t + 32, 1);                       /* creator revision */
+    st32_le(t + 32, 1);                       /* creator revision */
     return t;
 }
 
@@ -140,7 +125,7 @@ static void sdt_end(AcpiBuf *a, size_t off, size_t len)
 {
     uint8_t *t = a->b + off;
 
-    st32(t + 4, (uint32_t)len);
+    st32_le(t + 4, (uint32_t)len);
     t[9] = checksum(t, len);
     a->len = MAX(a->len, off + len);
 }
@@ -155,24 +140,47 @@ static void build_facs(AcpiBuf *a)
     uint8_t *t = a->b + OFF_FACS;
 
     memcpy(t, "FACS", 4);
-    st32(t + 4, FACS_LEN);
+    st32_le(t + 4, FACS_LEN);
     t[32] = 2;                             /* version; the FACS has no checksum */
 }
 
 /*
- * DSDT: just \_S5 = Package { 0, 0, 0, 0 }, so Linux can power off
- * (SLP_TYP 0 into PM1a_CNT). AML: NameOp "_S5_" PackageOp PkgLength(6)
- * NumElements(4) ZeroOp x4.
+ * DSDT: \_S5 = Package { 0, 0, 0, 0 }, so Linux can power off (SLP_TYP 0
+ * into PM1a_CNT). AML: NameOp "_S5_" PackageOp PkgLength(6) NumElements(4)
+ * ZeroOp x4. Then the PCI host bridge, when the machine has one.
  */
 static const uint8_t dsdt_aml[] = {
     0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04, 0x00, 0x00, 0x00, 0x00,
 };
 
-static size_t build_dsdt(AcpiBuf *a, size_t off)
+static size_t build_dsdt(AcpiBuf *a, size_t off, bool pci)
 {
+    GByteArray *aml = g_byte_array_new();
+
+    g_byte_array_append(aml, dsdt_aml, sizeof(dsdt_aml));
+    if (pci) {
+        pci_acpi_append_dsdt(aml);
+    }
+    /* Fixed content of about 2 KiB: half the area leaves ample room for the MADT. */
+    g_assert(off + SDT_HEADER_LEN + aml->len <= AREA_SIZE / 2);
     sdt_begin(a, off, "DSDT", DSDT_REVISION);
-    memcpy(a->b + off + SDT_HEADER_LEN, dsdt_aml, sizeof(dsdt_aml));
-    sdt_end(a, off, SDT_HEADER_LEN + sizeof(dsdt_aml));
+    memcpy(a->b + off + SDT_HEADER_LEN, aml->data, aml->len);
+    sdt_end(a, off, SDT_HEADER_LEN + aml->len);
+    g_byte_array_free(aml, TRUE);
+    return off;
+}
+
+/* MCFG (PCI Firmware 3.2, 4.1.2): one ECAM window, segment 0, buses 0-255. */
+static size_t build_mcfg(AcpiBuf *a, size_t off)
+{
+    uint8_t *t = sdt_begin(a, off, "MCFG", 1);
+    uint8_t *e = t + SDT_HEADER_LEN + 8;       /* after 8 reserved bytes */
+
+    st64_le(e, PCI_ECAM_BASE);
+    st16_le(e + 8, 0);                         /* segment */
+    e[10] = 0;                                 /* start bus */
+    e[11] = (uint8_t)(PCI_ECAM_SIZE / (1u << 20) - 1);  /* end bus */
+    sdt_end(a, off, SDT_HEADER_LEN + 8 + 16);
     return off;
 }
 
@@ -182,7 +190,7 @@ static void gas_io(uint8_t *p, uint8_t bits, uint8_t access, uint64_t port)
     p[1] = bits;
     p[2] = 0;
     p[3] = access;
-    st64(p + 4, port);
+    st64_le(p + 4, port);
 }
 
 static void build_fadt(AcpiBuf *a, size_t dsdt_off)
@@ -191,22 +199,22 @@ static void build_fadt(AcpiBuf *a, size_t dsdt_off)
 
     /* FACS and DSDT through the 64-bit fields only: ACPI says the 32-bit
      * ones must then be zero. */
-    st64(t + FADT_X_FIRMWARE_CTRL, gpa_of(OFF_FACS));
-    st64(t + FADT_X_DSDT, gpa_of(dsdt_off));
-    st16(t + FADT_SCI_INT, ACPI_SCI_GSI);
-    st32(t + FADT_SMI_CMD, 0);             /* ACPI is always enabled */
+    st64_le(t + FADT_X_FIRMWARE_CTRL, gpa_of(OFF_FACS));
+    st64_le(t + FADT_X_DSDT, gpa_of(dsdt_off));
+    st16_le(t + FADT_SCI_INT, ACPI_SCI_GSI);
+    st32_le(t + FADT_SMI_CMD, 0);             /* ACPI is always enabled */
     /* PM blocks in the 32-bit fields; Linux builds the X_ GAS from them. */
-    st32(t + FADT_PM1A_EVT_BLK, ACPI_PM1_EVT_BLK);
-    st32(t + FADT_PM1A_CNT_BLK, ACPI_PM1_CNT_BLK);
-    st32(t + FADT_PM_TMR_BLK, ACPI_PM_TMR_BLK);
+    st32_le(t + FADT_PM1A_EVT_BLK, ACPI_PM1_EVT_BLK);
+    st32_le(t + FADT_PM1A_CNT_BLK, ACPI_PM1_CNT_BLK);
+    st32_le(t + FADT_PM_TMR_BLK, ACPI_PM_TMR_BLK);
     t[FADT_PM1_EVT_LEN] = ACPI_PM1_EVT_LEN;
     t[FADT_PM1_CNT_LEN] = ACPI_PM1_CNT_LEN;
     t[FADT_PM_TMR_LEN] = ACPI_PM_TMR_LEN;
-    st16(t + FADT_P_LVL2_LAT, C2_UNSUPPORTED);
-    st16(t + FADT_P_LVL3_LAT, C3_UNSUPPORTED);
+    st16_le(t + FADT_P_LVL2_LAT, C2_UNSUPPORTED);
+    st16_le(t + FADT_P_LVL3_LAT, C3_UNSUPPORTED);
     t[FADT_CENTURY] = CMOS_CENTURY;
-    st16(t + FADT_IAPC_BOOT_ARCH, BOOT_ARCH_LEGACY_DEVICES | BOOT_ARCH_8042);
-    st32(t + FADT_FLAGS, FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_SLP_BUTTON |
+    st16_le(t + FADT_IAPC_BOOT_ARCH, BOOT_ARCH_LEGACY_DEVICES | BOOT_ARCH_8042);
+    st32_le(t + FADT_FLAGS, FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_SLP_BUTTON |
          FADT_F_RESET_REG_SUP);
     gas_io(t + FADT_RESET_REG, 8, GAS_ACCESS_BYTE, ACPI_RESET_PORT);
     t[FADT_RESET_VALUE] = ACPI_RESET_VALUE;
@@ -231,8 +239,8 @@ static void madt_override(AcpiBuf *a, size_t *pos, uint8_t irq, uint32_t gsi, ui
 
     e[2] = 0;                              /* bus: ISA */
     e[3] = irq;
-    st32(e + 4, gsi);
-    st16(e + 8, flags);
+    st32_le(e + 4, gsi);
+    st16_le(e + 8, flags);
 }
 
 static size_t build_madt(AcpiBuf *a, size_t off, unsigned ncpus)
@@ -241,25 +249,25 @@ static size_t build_madt(AcpiBuf *a, size_t off, unsigned ncpus)
     size_t pos = off + SDT_HEADER_LEN + 8;
     uint8_t *e;
 
-    st32(t + 36, ACPI_LAPIC_ADDR);
-    st32(t + 40, MADT_PCAT_COMPAT);
+    st32_le(t + 36, ACPI_LAPIC_ADDR);
+    st32_le(t + 40, MADT_PCAT_COMPAT);
     for (unsigned i = 0; i < ncpus; i++) {
         e = madt_entry(a, &pos, MADT_LAPIC, 8);
         e[2] = (uint8_t)i;                 /* ACPI processor UID */
         e[3] = (uint8_t)i;                 /* APIC ID */
-        st32(e + 4, MADT_LAPIC_ENABLED);
+        st32_le(e + 4, MADT_LAPIC_ENABLED);
     }
     e = madt_entry(a, &pos, MADT_IOAPIC, 12);
     e[2] = ACPI_IOAPIC_ID;
-    st32(e + 4, ACPI_IOAPIC_ADDR);
-    st32(e + 8, 0);                        /* GSI base */
+    st32_le(e + 4, ACPI_IOAPIC_ADDR);
+    st32_le(e + 8, 0);                        /* GSI base */
     /* The PIT's IRQ0 is wired to IOAPIC pin 2 on PCs; flags 0 = ISA
      * defaults (edge, active high). The SCI is level, active high. */
     madt_override(a, &pos, 0, 2, 0);
     madt_override(a, &pos, ACPI_SCI_GSI, ACPI_SCI_GSI, MPS_POLARITY_HIGH | MPS_TRIGGER_LEVEL);
     e = madt_entry(a, &pos, MADT_LAPIC_NMI, 6);
     e[2] = ACPI_ALL_PROCESSORS;
-    st16(e + 3, 0);                        /* flags: bus defaults */
+    st16_le(e + 3, 0);                        /* flags: bus defaults */
     e[5] = 1;                              /* LINT1 */
     sdt_end(a, off, pos - off);
     return off;
@@ -271,8 +279,8 @@ static void build_roots(AcpiBuf *a, const size_t *offs, unsigned n)
     sdt_begin(a, OFF_RSDT, "RSDT", 1);
     sdt_begin(a, OFF_XSDT, "XSDT", 1);
     for (unsigned i = 0; i < n; i++) {
-        st32(a->b + OFF_RSDT + SDT_HEADER_LEN + 4 * i, (uint32_t)gpa_of(offs[i]));
-        st64(a->b + OFF_XSDT + SDT_HEADER_LEN + 8 * i, gpa_of(offs[i]));
+        st32_le(a->b + OFF_RSDT + SDT_HEADER_LEN + 4 * i, (uint32_t)gpa_of(offs[i]));
+        st64_le(a->b + OFF_XSDT + SDT_HEADER_LEN + 8 * i, gpa_of(offs[i]));
     }
     sdt_end(a, OFF_RSDT, SDT_HEADER_LEN + 4 * n);
     sdt_end(a, OFF_XSDT, SDT_HEADER_LEN + 8 * n);
@@ -285,9 +293,9 @@ static void build_rsdp(AcpiBuf *a)
     memcpy(r, "RSD PTR ", 8);
     memcpy(r + 9, OEM_ID, 6);
     r[15] = 2;                             /* revision: ACPI 2.0+, has XSDT */
-    st32(r + 16, (uint32_t)gpa_of(OFF_RSDT));
-    st32(r + 20, RSDP_LEN);
-    st64(r + 24, gpa_of(OFF_XSDT));
+    st32_le(r + 16, (uint32_t)gpa_of(OFF_RSDT));
+    st32_le(r + 20, RSDP_LEN);
+    st64_le(r + 24, gpa_of(OFF_XSDT));
     r[8] = checksum(r, RSDP_V1_LEN);
     r[32] = checksum(r, RSDP_LEN);
     a->len = MAX(a->len, (size_t)OFF_RSDP + RSDP_LEN);
@@ -301,7 +309,9 @@ static size_t align16(size_t v)
 bool acpi_build(Machine *m, GError **errp)
 {
     AcpiBuf *a;
-    size_t dsdt, tables[2];
+    size_t dsdt, tables[3];
+    unsigned ntables = 0;
+    bool pci = pci_bus_of(m) != NULL;
     bool ok;
 
     if (m->ncpus < 1 || m->ncpus > MACHINE_MAX_CPUS) {
@@ -316,11 +326,14 @@ bool acpi_build(Machine *m, GError **errp)
     }
     a = g_new0(AcpiBuf, 1);
     build_facs(a);
-    dsdt = build_dsdt(a, align16(OFF_FADT + FADT_LEN));
+    dsdt = build_dsdt(a, align16(OFF_FADT + FADT_LEN), pci);
     build_fadt(a, dsdt);
-    tables[0] = OFF_FADT;
-    tables[1] = build_madt(a, align16(a->len), m->ncpus);
-    build_roots(a, tables, G_N_ELEMENTS(tables));
+    tables[ntables++] = OFF_FADT;
+    tables[ntables++] = build_madt(a, align16(a->len), m->ncpus);
+    if (pci) {
+        tables[ntables++] = build_mcfg(a, align16(a->len));
+    }
+    build_roots(a, tables, ntables);
     build_rsdp(a);
     ok = machine_add_rom(m, ACPI_AREA_START, a->b, a->len, errp);
     g_free(a);

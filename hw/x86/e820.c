@@ -13,6 +13,7 @@
  */
 #include <string.h>
 #include "hw/x86/e820.h"
+#include "kemu/bytes.h"
 
 #define GIB4 0x100000000ull
 
@@ -42,25 +43,12 @@ unsigned e820_build(const Machine *m, E820Entry tab[E820_MAX_ENTRIES])
     return n;
 }
 
-static void st32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
-}
-
-static void st64(uint8_t *p, uint64_t v)
-{
-    st32(p, (uint32_t)v);
-    st32(p + 4, (uint32_t)(v >> 32));
-}
-
 void e820_encode(const E820Entry *tab, unsigned n, uint8_t *out)
 {
     for (unsigned i = 0; i < n; i++) {
         uint8_t *p = out + (size_t)i * E820_ENTRY_SIZE;
-        st64(p, tab[i].addr);
-        st64(p + 8, tab[i].size);
-        st32(p + 16, tab[i].type);
+        st64_le(p, tab[i].addr);
+        st64_le(p + 8, tab[i].size);
+        st32_le(p + 16, tab[i].type);
     }
 }

@@ -21,6 +21,7 @@
 #include "hw/x86/acpi-build.h"
 #include "hw/x86/e820.h"
 #include "hw/x86/linux.h"
+#include "kemu/bytes.h"
 #include "kemu/error.h"
 
 /* boot_params (zero page) offsets. */
@@ -88,35 +89,6 @@ typedef struct LinuxBoot {
     size_t initrd_len;
     uint64_t initrd_addr;
 } LinuxBoot;
-
-static uint16_t ld16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t ld32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
-static void st16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void st32(uint8_t *p, uint32_t v)
-{
-    st16(p, (uint16_t)v);
-    st16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void st64(uint8_t *p, uint64_t v)
-{
-    st32(p, (uint32_t)v);
-    st32(p + 4, (uint32_t)(v >> 32));
-}
 
 bool linux_is_bzimage(const uint8_t *data, size_t len)
 {
@@ -190,15 +162,15 @@ static bool take_setup_header(LinuxBoot *lb, const uint8_t *data, size_t len,
         error_setg(errp, "bzImage truncated: %zu bytes, too short for a setup header", len);
         return false;
     }
-    lb->version = ld16(data + HDR_VERSION);
+    lb->version = ld16_le(data + HDR_VERSION);
     if (lb->version < PROTO_MIN) {
         error_setg(errp, "boot protocol %u.%02u is too old (2.08 or later is needed)",
                    lb->version >> 8, lb->version & 0xff);
         return false;
     }
-    if (ld16(data + HDR_BOOT_FLAG) != BOOT_FLAG) {
+    if (ld16_le(data + HDR_BOOT_FLAG) != BOOT_FLAG) {
         error_setg(errp, "bad boot_flag 0x%04x in the setup header (0xaa55 expected)",
-                   ld16(data + HDR_BOOT_FLAG));
+                   ld16_le(data + HDR_BOOT_FLAG));
         return false;
     }
     sects = data[HDR_SETUP_SECTS] ? data[HDR_SETUP_SECTS] : DEFAULT_SETUP_SECTS;
@@ -208,8 +180,8 @@ static bool take_setup_header(LinuxBoot *lb, const uint8_t *data, size_t len,
                    sects, len);
         return false;
     }
-    off = (uint64_t)setup_size + ld32(data + HDR_PAYLOAD_OFFSET);
-    plen = ld32(data + HDR_PAYLOAD_LENGTH);
+    off = (uint64_t)setup_size + ld32_le(data + HDR_PAYLOAD_OFFSET);
+    plen = ld32_le(data + HDR_PAYLOAD_LENGTH);
     if (plen == 0 || off > len || plen > len - off) {
         error_setg(errp, "bzImage payload 0x%" PRIx64 "+0x%" PRIx64 " lies outside the "
                    "file (%zu bytes)", off, plen, len);
@@ -229,13 +201,13 @@ static void synth_setup_header(LinuxBoot *lb)
     uint8_t *p = lb->params;
 
     lb->version = PROTO_SYNTH;
-    st16(p + HDR_BOOT_FLAG, BOOT_FLAG);
+    st16_le(p + HDR_BOOT_FLAG, BOOT_FLAG);
     memcpy(p + HDR_MAGIC, "HdrS", 4);
-    st16(p + HDR_VERSION, PROTO_SYNTH);
-    st32(p + HDR_INITRD_ADDR_MAX, SYNTH_INITRD_ADDR_MAX);
-    st32(p + HDR_KERNEL_ALIGNMENT, SYNTH_ALIGNMENT);
-    st16(p + HDR_XLOADFLAGS, XLF_KERNEL_64);
-    st32(p + HDR_CMDLINE_SIZE, SYNTH_CMDLINE_SIZE);
+    st16_le(p + HDR_VERSION, PROTO_SYNTH);
+    st32_le(p + HDR_INITRD_ADDR_MAX, SYNTH_INITRD_ADDR_MAX);
+    st32_le(p + HDR_KERNEL_ALIGNMENT, SYNTH_ALIGNMENT);
+    st16_le(p + HDR_XLOADFLAGS, XLF_KERNEL_64);
+    st32_le(p + HDR_CMDLINE_SIZE, SYNTH_CMDLINE_SIZE);
 }
 
 /* ---- command line and initrd -------------------------------------------------- */
@@ -243,7 +215,7 @@ static void synth_setup_header(LinuxBoot *lb)
 static bool take_cmdline(LinuxBoot *lb, const char *cmdline, GError **errp)
 {
     /* cmdline_size exists from protocol 2.06; we need 2.08 anyway. */
-    uint64_t max = MIN(ld32(lb->params + HDR_CMDLINE_SIZE), LINUX_CMDLINE_MAX - 1);
+    uint64_t max = MIN(ld32_le(lb->params + HDR_CMDLINE_SIZE), LINUX_CMDLINE_MAX - 1);
 
     lb->cmdline = cmdline ? cmdline : "";
     lb->cmdline_len = strlen(lb->cmdline);
@@ -263,7 +235,7 @@ static bool take_cmdline(LinuxBoot *lb, const char *cmdline, GError **errp)
 static bool take_initrd(Machine *m, LinuxBoot *lb, const char *path, GError **errp)
 {
     uint64_t below = machine_ram_below_4g(m);
-    uint64_t top = MIN((uint64_t)ld32(lb->params + HDR_INITRD_ADDR_MAX) + 1, below);
+    uint64_t top = MIN((uint64_t)ld32_le(lb->params + HDR_INITRD_ADDR_MAX) + 1, below);
     uint64_t floor = (lb->kernel_end + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
 
     if (!path) {
@@ -294,10 +266,10 @@ static bool fill_params(Machine *m, LinuxBoot *lb, GError **errp)
 
     p[HDR_TYPE_OF_LOADER] = LOADER_UNDEFINED;
     p[HDR_LOADFLAGS] |= LOADED_HIGH | CAN_USE_HEAP;
-    st16(p + HDR_HEAP_END_PTR, HEAP_END);
-    st32(p + HDR_CMD_LINE_PTR, LINUX_CMDLINE_ADDR);
-    st32(p + HDR_RAMDISK_IMAGE, (uint32_t)lb->initrd_addr);
-    st32(p + HDR_RAMDISK_SIZE, (uint32_t)lb->initrd_len);
+    st16_le(p + HDR_HEAP_END_PTR, HEAP_END);
+    st32_le(p + HDR_CMD_LINE_PTR, LINUX_CMDLINE_ADDR);
+    st32_le(p + HDR_RAMDISK_IMAGE, (uint32_t)lb->initrd_addr);
+    st32_le(p + HDR_RAMDISK_SIZE, (uint32_t)lb->initrd_len);
     G_STATIC_ASSERT(E820_MAX_ENTRIES <= BP_E820_MAX);
     p[BP_E820_ENTRIES] = (uint8_t)n;
     e820_encode(e820, n, p + BP_E820_TABLE);
@@ -308,7 +280,7 @@ static bool fill_params(Machine *m, LinuxBoot *lb, GError **errp)
     }
     rsdp = acpi_rsdp_addr(m);
     if (lb->version >= PROTO_ACPI_RSDP) {
-        st64(p + BP_ACPI_RSDP_ADDR, rsdp);
+        st64_le(p + BP_ACPI_RSDP_ADDR, rsdp);
     }
     return true;
 }
@@ -323,12 +295,12 @@ static bool write_page_tables(Machine *m, GError **errp)
     uint8_t *pml4 = pt, *pdpt = pt + (LINUX_PDPT_ADDR - LINUX_PML4_ADDR);
     uint8_t *pd = pt + (LINUX_PD_ADDR - LINUX_PML4_ADDR);
 
-    st64(pml4, LINUX_PDPT_ADDR | PTE_PRESENT | PTE_RW);
+    st64_le(pml4, LINUX_PDPT_ADDR | PTE_PRESENT | PTE_RW);
     for (unsigned i = 0; i < 4; i++) {
-        st64(pdpt + 8 * i, (LINUX_PD_ADDR + i * PAGE_SIZE) | PTE_PRESENT | PTE_RW);
+        st64_le(pdpt + 8 * i, (LINUX_PD_ADDR + i * PAGE_SIZE) | PTE_PRESENT | PTE_RW);
     }
     for (uint64_t i = 0; i < LINUX_IDENTITY_MAP_SIZE / (2 * MiB); i++) {
-        st64(pd + 8 * i, i * 2 * MiB | PTE_PRESENT | PTE_RW | PTE_PS);
+        st64_le(pd + 8 * i, i * 2 * MiB | PTE_PRESENT | PTE_RW | PTE_PS);
     }
     return machine_add_rom(m, LINUX_PML4_ADDR, pt, size, errp);
 }
@@ -337,8 +309,8 @@ static bool write_gdt(Machine *m, GError **errp)
 {
     uint8_t gdt[GDT_ENTRIES * 8] = { 0 };
 
-    st64(gdt + LINUX_BOOT_CS, GDT_CODE64);
-    st64(gdt + LINUX_BOOT_DS, GDT_DATA);
+    st64_le(gdt + LINUX_BOOT_CS, GDT_CODE64);
+    st64_le(gdt + LINUX_BOOT_DS, GDT_DATA);
     return machine_add_rom(m, LINUX_GDT_ADDR, gdt, sizeof(gdt), errp);
 }
 

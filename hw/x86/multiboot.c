@@ -17,6 +17,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include "hw/loader.h"
+#include "kemu/bytes.h"
 #include "kemu/error.h"
 
 #define MB_HEADER_MAGIC 0x1BADB002u
@@ -98,25 +99,6 @@ typedef struct MbLoad {
     uint64_t kernel_end;        /* highest byte + 1 of any kernel segment */
 } MbLoad;
 
-static uint32_t ld32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
-static void st32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++) {
-        p[i] = (uint8_t)(v >> (8 * i));
-    }
-}
-
-static void st64(uint8_t *p, uint64_t v)
-{
-    st32(p, (uint32_t)v);
-    st32(p + 4, (uint32_t)(v >> 32));
-}
-
 static uint64_t align_up(uint64_t v, uint64_t a)
 {
     return (v + a - 1) & ~(a - 1);
@@ -134,11 +116,11 @@ static bool mb_find_header(const uint8_t *data, size_t len, MbHeader *h, uint32_
 
     *bad_at = UINT32_MAX;
     for (size_t off = 0; off + MB_HEADER_MIN <= limit; off += 4) {
-        if (ld32(data + off) != MB_HEADER_MAGIC) {
+        if (ld32_le(data + off) != MB_HEADER_MAGIC) {
             continue;
         }
-        uint32_t flags = ld32(data + off + 4);
-        if ((uint32_t)(MB_HEADER_MAGIC + flags + ld32(data + off + 8)) != 0) {
+        uint32_t flags = ld32_le(data + off + 4);
+        if ((uint32_t)(MB_HEADER_MAGIC + flags + ld32_le(data + off + 8)) != 0) {
             if (*bad_at == UINT32_MAX) {
                 *bad_at = (uint32_t)off;
             }
@@ -148,11 +130,11 @@ static bool mb_find_header(const uint8_t *data, size_t len, MbHeader *h, uint32_
         h->offset = (uint32_t)off;
         h->flags = flags;
         if ((flags & MBH_AOUT_KLUDGE) && off + MB_HEADER_ADDR_LEN <= limit) {
-            h->header_addr = ld32(data + off + 12);
-            h->load_addr = ld32(data + off + 16);
-            h->load_end_addr = ld32(data + off + 20);
-            h->bss_end_addr = ld32(data + off + 24);
-            h->entry_addr = ld32(data + off + 28);
+            h->header_addr = ld32_le(data + off + 12);
+            h->load_addr = ld32_le(data + off + 16);
+            h->load_end_addr = ld32_le(data + off + 20);
+            h->bss_end_addr = ld32_le(data + off + 24);
+            h->entry_addr = ld32_le(data + off + 28);
         }
         return true;
     }
@@ -462,10 +444,10 @@ static unsigned mb_build_mmap(Machine *m, uint8_t *p)
     for (unsigned i = 0; i < n; i++) {
         uint8_t *e = p + i * MB_MMAP_ENTRY_SIZE;
         /* "size" counts the bytes after itself. */
-        st32(e, MB_MMAP_ENTRY_SIZE - 4);
-        st64(e + 4, map[i][0]);
-        st64(e + 12, map[i][1]);
-        st32(e + 20, (uint32_t)map[i][2]);
+        st32_le(e, MB_MMAP_ENTRY_SIZE - 4);
+        st64_le(e + 4, map[i][0]);
+        st64_le(e + 12, map[i][1]);
+        st32_le(e + 20, (uint32_t)map[i][2]);
     }
     return n * MB_MMAP_ENTRY_SIZE;
 }
@@ -516,24 +498,24 @@ static bool mb_build_info(MbLoad *s, const char *name, const char *cmdline, GErr
     }
     area = g_malloc0(size);
     info = area;
-    st32(info + MBI_OFF_FLAGS, MBI_MEMORY | MBI_CMDLINE | MBI_MODS | MBI_MMAP | MBI_LOADER_NAME);
-    st32(info + MBI_OFF_MEM_LOWER, (uint32_t)(MIN(below, (uint64_t)VGA_START) / 1024));
-    st32(info + MBI_OFF_MEM_UPPER,
+    st32_le(info + MBI_OFF_FLAGS, MBI_MEMORY | MBI_CMDLINE | MBI_MODS | MBI_MMAP | MBI_LOADER_NAME);
+    st32_le(info + MBI_OFF_MEM_LOWER, (uint32_t)(MIN(below, (uint64_t)VGA_START) / 1024));
+    st32_le(info + MBI_OFF_MEM_UPPER,
          below > HIGH_RAM_START ? (uint32_t)((below - HIGH_RAM_START) / 1024) : 0);
     mmap_len = mb_build_mmap(s->m, area + mmap_off);
-    st32(info + MBI_OFF_MMAP_LENGTH, mmap_len);
-    st32(info + MBI_OFF_MMAP_ADDR, MB_INFO_ADDR + (uint32_t)mmap_off);
-    st32(info + MBI_OFF_MODS_COUNT, s->modules->len);
-    st32(info + MBI_OFF_MODS_ADDR, MB_INFO_ADDR + (uint32_t)mods_off);
-    st32(info + MBI_OFF_LOADER_NAME, mb_put_string(area, &str_off, LOADER_NAME));
-    st32(info + MBI_OFF_CMDLINE, mb_put_string(area, &str_off, kcmd));
+    st32_le(info + MBI_OFF_MMAP_LENGTH, mmap_len);
+    st32_le(info + MBI_OFF_MMAP_ADDR, MB_INFO_ADDR + (uint32_t)mmap_off);
+    st32_le(info + MBI_OFF_MODS_COUNT, s->modules->len);
+    st32_le(info + MBI_OFF_MODS_ADDR, MB_INFO_ADDR + (uint32_t)mods_off);
+    st32_le(info + MBI_OFF_LOADER_NAME, mb_put_string(area, &str_off, LOADER_NAME));
+    st32_le(info + MBI_OFF_CMDLINE, mb_put_string(area, &str_off, kcmd));
     for (guint i = 0; i < s->modules->len; i++) {
         MbModule *mod = g_ptr_array_index(s->modules, i);
         uint8_t *e = area + mods_off + (size_t)i * MB_MOD_SIZE;
         /* Placed below 4 GiB by mb_place_modules(). */
-        st32(e, (uint32_t)mod->gpa);
-        st32(e + 4, (uint32_t)(mod->gpa + mod->len));
-        st32(e + 8, mb_put_string(area, &str_off, mod->cmdline));
+        st32_le(e, (uint32_t)mod->gpa);
+        st32_le(e + 4, (uint32_t)(mod->gpa + mod->len));
+        st32_le(e + 8, mb_put_string(area, &str_off, mod->cmdline));
     }
     mb_add_blob(s, MB_INFO_ADDR, area, size);
     return true;

@@ -9,6 +9,7 @@
 #include "hw/intc/apic.h"
 #include "hw/intc/i8259.h"
 #include "hw/intc/ioapic.h"
+#include "hw/pci/pci.h"
 #include "hw/timer/i8254.h"
 #include "hw/timer/mc146818rtc.h"
 #include "hw/x86/acpi-build.h"
@@ -68,6 +69,7 @@ bool pc_init(Machine *m, Chardev *const *serials, unsigned nserials, GError **er
     uint64_t below = machine_ram_below_4g(m);
     rtc_set_memory(rtc, below, m->cfg.ram_size - below);
     m->acpi_pm = acpi_pm_create(m, m->gsi[ACPI_SCI_GSI], errp);
+    /* The PCI host bridge after the reset register: it shares 0xCF8-0xCFB. */
     return m->acpi_pm && i8042_create(m, errp) && reset_control_create(m, errp) &&
-           acpi_build(m, errp);
+           pci_host_create(m, errp) && acpi_build(m, errp);
 }

@@ -22,6 +22,10 @@ typedef struct KemuOptions {
     GPtrArray *serials;           /* -serial specs, in order */
     GPtrArray *chardevs;          /* -chardev strings */
     GPtrArray *devices;           /* -device strings */
+    GPtrArray *netdevs;           /* -netdev strings */
+    GPtrArray *nics;              /* -nic strings */
+    GPtrArray *drives;            /* -drive strings */
+    GPtrArray *blockdevs;         /* -blockdev strings */
     const char *name;             /* -name */
 } KemuOptions;
 

@@ -76,8 +76,10 @@ struct Insn {
                             selector */
 };
 
-/* Effective address (offset within i->seg) of the memory operand. */
-static inline uint64_t x86_ea(const CPU *cpu, const Insn *i);
+/* Effective address (offset within i->seg) of the memory operand.
+   Forced inline: it is on every memory operand's path, and the compiler
+   would otherwise leave it out of line in the larger handlers. */
+static inline __attribute__((always_inline)) uint64_t x86_ea(const CPU *cpu, const Insn *i);
 
 /* ------------------------------------------------------------- CPU state */
 
@@ -431,7 +433,7 @@ void fpu_fwait(CPU *cpu, const Insn *i);
 
 /* ------------------------------------------------- inline definitions */
 
-static inline uint64_t x86_ea(const CPU *cpu, const Insn *i)
+static inline __attribute__((always_inline)) uint64_t x86_ea(const CPU *cpu, const Insn *i)
 {
     uint64_t ea = (uint64_t)i->disp;
 

@@ -4,12 +4,10 @@
  */
 #include <string.h>
 #include <glib.h>
+#include "dev-machine.h"
 #include "hw/acpi/pm.h"
 #include "hw/clock.h"
-#include "hw/device.h"
 #include "hw/iobus.h"
-#include "hw/irq.h"
-#include "system/machine.h"
 #include "system/runstate.h"
 
 #define STS ACPI_PM1_EVT_BLK
@@ -18,31 +16,19 @@
 #define TMR ACPI_PM_TMR_BLK
 #define MASK24 0xffffffu
 
-static int sci;               /* the SCI line's level */
 static GMainContext *loop_ctx;
-
-static void record_level(void *opaque, int n, int level)
-{
-    (void)opaque;
-    (void)n;
-    sci = level;
-}
 
 typedef struct TestMachine {
     Machine *m;
-    IrqLine *irq;
     AcpiPm *pm;
 } TestMachine;
 
 static TestMachine tm_new(void)
 {
-    TestMachine t = { g_new0(Machine, 1), irq_new(record_level, NULL, ACPI_SCI_GSI), NULL };
+    TestMachine t = { dev_machine_new(), NULL };
     g_autoptr(GError) err = NULL;
 
-    t.m->pio = iobus_new("pio");
-    t.m->mmio = iobus_new("mmio");
-    sci = -1;
-    t.pm = acpi_pm_create(t.m, t.irq, &err);
+    t.pm = acpi_pm_create(t.m, t.m->gsi[ACPI_SCI_GSI], &err);
     g_assert_no_error(err);
     g_assert_nonnull(t.pm);
     return t;
@@ -50,12 +36,13 @@ static TestMachine tm_new(void)
 
 static void tm_free(TestMachine *t)
 {
-    devices_free(t->m);
-    iobus_free(t->m->pio);
-    iobus_free(t->m->mmio);
-    irq_free(t->irq);
-    g_free(t->m);
-    clock_resume();
+    dev_machine_free(t->m);
+}
+
+/* The SCI line's last level. */
+static int sci(void)
+{
+    return dev_gsi[ACPI_SCI_GSI].level;
 }
 
 static uint32_t in(TestMachine *t, unsigned port, unsigned size)
@@ -75,16 +62,7 @@ static int64_t ticks(int64_t ns)
 
 static int64_t advance(int64_t ns)
 {
-    int64_t target = clock_ns() + ns;
-    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-
-    clock_resume();
-    while (clock_ns() < target) {
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_usleep(50);   /* poll interval, not synchronisation */
-    }
-    clock_pause();
-    return clock_ns();
+    return dev_clock_advance_to(clock_ns() + ns);
 }
 
 static void test_timer_rate(void)
@@ -115,19 +93,6 @@ static void test_timer_rate(void)
     tm_free(&t);
 }
 
-/* Run the main loop until the SCI is high; fail after 10 seconds. */
-static void wait_sci(void)
-{
-    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-
-    clock_resume();
-    while (sci != 1) {
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_main_context_iteration(loop_ctx, TRUE);
-    }
-    clock_pause();
-}
-
 /* TMR_STS at each bit-23 toggle, an SCI with TMR_EN, until the counter wraps. */
 static void test_timer_overflow_and_wrap(void)
 {
@@ -138,11 +103,11 @@ static void test_timer_overflow_and_wrap(void)
     clock_pause();
     g_assert_cmphex(in(&t, STS, 2), ==, 0);
     out(&t, EN, ACPI_PM1_TMR, 2);
-    g_assert_cmpint(sci, ==, 0);
+    g_assert_cmpint(sci(), ==, 0);
     while (!wrapped) {
         uint32_t before = in(&t, TMR, 4);
 
-        wait_sci();
+        dev_run_until_high(loop_ctx, &dev_gsi[ACPI_SCI_GSI]);
         uint32_t after = in(&t, TMR, 4);
         g_assert_cmphex(in(&t, STS, 2), ==, ACPI_PM1_TMR);
         g_assert_cmphex(after & 0x800000, !=, before & 0x800000);   /* bit 23 toggled */
@@ -150,7 +115,7 @@ static void test_timer_overflow_and_wrap(void)
         wrapped = after < before;
         toggles++;
         out(&t, STS, ACPI_PM1_TMR, 2);        /* write 1 to clear */
-        g_assert_cmpint(sci, ==, 0);
+        g_assert_cmpint(sci(), ==, 0);
         g_assert_cmphex(in(&t, STS, 2), ==, 0);
     }
     g_assert_cmpuint(toggles, <=, 2);
@@ -165,12 +130,12 @@ static void test_status_w1c_and_power_button(void)
 {
     TestMachine t = tm_new();
 
-    g_assert_cmpint(sci, ==, 0);
+    g_assert_cmpint(sci(), ==, 0);
     g_assert_cmphex(in(&t, CNT, 2), ==, ACPI_PM1_CNT_SCI_EN);
     /* Button pressed while disabled: status set, no SCI. */
     acpi_pm_power_button(t.pm);
     g_assert_cmphex(in(&t, STS, 2), ==, ACPI_PM1_PWRBTN);
-    g_assert_cmpint(sci, ==, 0);
+    g_assert_cmpint(sci(), ==, 0);
     out(&t, STS, 0, 2);                       /* writing 0 keeps it */
     out(&t, STS, ACPI_PM1_WAK_STS | ACPI_PM1_RTC, 2);   /* other 1s do not set */
     g_assert_cmphex(in(&t, STS, 2), ==, ACPI_PM1_PWRBTN);
@@ -182,72 +147,49 @@ static void test_status_w1c_and_power_button(void)
     g_assert_cmphex(in(&t, EN, 2), ==, ACPI_PM1_PWRBTN);
     g_assert_cmphex(in(&t, STS, 4), ==, (uint32_t)ACPI_PM1_PWRBTN << 16);
     acpi_pm_power_button(t.pm);
-    g_assert_cmpint(sci, ==, 1);
+    g_assert_cmpint(sci(), ==, 1);
     out(&t, STS, ACPI_PM1_PWRBTN, 2);
-    g_assert_cmpint(sci, ==, 0);
+    g_assert_cmpint(sci(), ==, 0);
     /* A pending status rises when its enable is set later. */
     out(&t, EN, 0, 2);
     acpi_pm_power_button(t.pm);
-    g_assert_cmpint(sci, ==, 0);
+    g_assert_cmpint(sci(), ==, 0);
     out(&t, EN + 1, ACPI_PM1_PWRBTN >> 8, 1);
-    g_assert_cmpint(sci, ==, 1);
+    g_assert_cmpint(sci(), ==, 1);
     /* SCI_EN clear masks the SCI. */
     out(&t, CNT, 0, 2);
-    g_assert_cmpint(sci, ==, 0);
+    g_assert_cmpint(sci(), ==, 0);
     out(&t, CNT, ACPI_PM1_CNT_SCI_EN, 2);
-    g_assert_cmpint(sci, ==, 1);
+    g_assert_cmpint(sci(), ==, 1);
     /* Reset clears status and enables. */
     t.m->devices->cls->reset(t.m->devices);
-    g_assert_cmpint(sci, ==, 0);
+    g_assert_cmpint(sci(), ==, 0);
     g_assert_cmphex(in(&t, STS, 2), ==, 0);
     g_assert_cmphex(in(&t, EN, 2), ==, 0);
     tm_free(&t);
-}
-
-static size_t vmstate_extent(const VMStateDesc *vmsd)
-{
-    size_t end = 0;
-
-    for (const VMStateField *f = vmsd->fields; f->name; f++) {
-        end = MAX(end, f->offset + f->size);
-    }
-    return end;
 }
 
 static void test_vmstate(void)
 {
     TestMachine t = tm_new();
     Device *d = t.m->devices;
-    const VMStateDesc *vmsd = d->cls->vmsd;
-    uint8_t *state = (uint8_t *)d + d->cls->vmstate_offset;
-    size_t len = vmstate_extent(vmsd);
-    g_autoptr(GByteArray) rec = g_byte_array_new();
-    g_autofree uint8_t *saved = g_malloc(len);
-    g_autoptr(GError) err = NULL;
+    DevSnapshot snap;
 
     clock_pause();
     out(&t, EN, ACPI_PM1_PWRBTN | ACPI_PM1_TMR, 2);
     out(&t, CNT, ACPI_PM1_CNT_SCI_EN | 5 << ACPI_PM1_CNT_SLP_TYP_SHIFT, 2);
     acpi_pm_power_button(t.pm);
-    g_assert_cmpint(sci, ==, 1);
-    memcpy(saved, state, len);
-    vmstate_save(vmsd, state, rec);
-    d->cls->reset(d);
-    g_assert_true(memcmp(state, saved, len) != 0);
-    g_assert_cmpint(sci, ==, 0);
-    g_assert_true(vmstate_load(vmsd, state, rec->data, rec->len, &err));
-    g_assert_no_error(err);
-    g_assert_cmpmem(state, len, saved, len);
-    g_assert_cmpint(sci, ==, 1);
+    g_assert_cmpint(sci(), ==, 1);
+    g_assert_true(dev_vmstate_save_reset(d, &snap));
+    g_assert_cmpint(sci(), ==, 0);
+    dev_vmstate_load_check(&snap);
+    g_assert_cmpint(sci(), ==, 1);
     g_assert_cmphex(in(&t, CNT, 2), ==, ACPI_PM1_CNT_SCI_EN | 5 << ACPI_PM1_CNT_SLP_TYP_SHIFT);
 
     /* Reserved bits in a saved state are refused. */
-    g_byte_array_set_size(rec, 0);
-    vmstate_save(vmsd, state, rec);
+    g_autoptr(GByteArray) rec = dev_vmstate_record(d);
     memset(rec->data + rec->len - 6, 0xff, 6);
-    g_clear_error(&err);
-    g_assert_false(vmstate_load(vmsd, state, rec->data, rec->len, &err));
-    g_assert_nonnull(err);
+    dev_vmstate_assert_refused(d, rec);
     tm_free(&t);
 }
 

@@ -4,17 +4,14 @@
  * The timer tests run the main loop (timers_source_new) with the BQL held
  * as the real main loop dispatches, waiting on a condition with a deadline.
  */
-#include <string.h>
 #include <glib.h>
 #include "accel/accel.h"
+#include "dev-machine.h"
 #include "hw/clock.h"
-#include "hw/device.h"
 #include "hw/intc/apic.h"
 #include "hw/intc/i8259.h"
 #include "hw/iobus.h"
-#include "hw/irq.h"
 #include "system/bql.h"
-#include "system/machine.h"
 
 #define NCPUS 3
 
@@ -26,18 +23,6 @@ enum {
     TIMER_DCR = 0x3e0,
 };
 
-static unsigned kicks[NCPUS];
-
-static void fake_kick(Vcpu *cpu)
-{
-    kicks[cpu->index]++;
-}
-
-static const AccelOps fake_accel = {
-    .name = "fake",
-    .vcpu_kick = fake_kick,
-};
-
 typedef struct Fixture {
     Machine *m;
     Vcpu *cpu[NCPUS];
@@ -46,39 +31,17 @@ typedef struct Fixture {
 static void fixture_setup(Fixture *f, gconstpointer data)
 {
     (void)data;
-    f->m = g_new0(Machine, 1);
-    f->m->pio = iobus_new("pio");
-    f->m->mmio = iobus_new("mmio");
-    f->m->accel = &fake_accel;
-    f->m->ncpus = NCPUS;
+    f->m = dev_machine_new();
+    dev_machine_add_cpus(f->m, NCPUS);
     for (unsigned i = 0; i < NCPUS; i++) {
-        g_autoptr(GError) err = NULL;
-        Vcpu *cpu = g_new0(Vcpu, 1);
-
-        cpu->m = f->m;
-        cpu->index = i;
-        cpu->apic_id = i;
-        f->m->cpus[i] = f->cpu[i] = cpu;
-        g_assert_nonnull(apic_new(f->m, cpu, &err));
-        g_assert_no_error(err);
-        g_assert_nonnull(cpu->apic);
-        kicks[i] = 0;
+        f->cpu[i] = f->m->cpus[i];
     }
-    set_current_vcpu(NULL);
 }
 
 static void fixture_teardown(Fixture *f, gconstpointer data)
 {
     (void)data;
-    set_current_vcpu(NULL);
-    devices_free(f->m);
-    for (unsigned i = 0; i < NCPUS; i++) {
-        g_assert_null(f->cpu[i]->apic);
-        g_free(f->cpu[i]);
-    }
-    iobus_free(f->m->pio);
-    iobus_free(f->m->mmio);
-    g_free(f->m);
+    dev_machine_free(f->m);
 }
 
 /* Register access as vCPU @i would make it. */
@@ -148,7 +111,7 @@ static void test_fixed_ack_eoi(Fixture *f, gconstpointer data)
     apic_deliver(f->m, 1, false, APIC_DM_FIXED, 0x40, false);
     g_assert_true(vec_bit(f, 1, IRR, 0x40));
     g_assert_cmphex(irq_req(f, 1), ==, VCPU_IRQ_HARD);
-    g_assert_cmpuint(kicks[1], >=, 1);
+    g_assert_cmpuint(dev_kicks[1], >=, 1);
     g_assert_cmphex(irq_req(f, 0), ==, 0);
     g_assert_cmpint(apic_acknowledge_interrupt(f->cpu[1]), ==, 0x40);
     g_assert_false(vec_bit(f, 1, IRR, 0x40));
@@ -450,25 +413,24 @@ static void test_pic_through_lint0(Fixture *f, gconstpointer data)
 
 /* --- timer ---------------------------------------------------------- */
 
-static gboolean deadline_hit(gpointer opaque)
+typedef struct IrrWait {
+    Fixture *f;
+    unsigned cpu, vector;
+} IrrWait;
+
+static bool irr_set(void *opaque)
 {
-    *(bool *)opaque = true;
-    return G_SOURCE_REMOVE;
+    IrrWait *w = opaque;
+
+    return vec_bit(w->f, w->cpu, IRR, w->vector);
 }
 
-/* Run the main loop until vector @v is in IRR of vCPU @i (5 s limit). */
+/* Run the main loop until vector @v is in IRR of vCPU @i. */
 static void wait_irr(Fixture *f, unsigned i, unsigned v)
 {
-    bool expired = false;
-    guint guard = g_timeout_add(5000, deadline_hit, &expired);
+    IrrWait w = { f, i, v };
 
-    while (!vec_bit(f, i, IRR, v)) {
-        g_assert_false(expired);
-        g_main_context_iteration(NULL, TRUE);
-    }
-    if (!expired) {
-        g_source_remove(guard);
-    }
+    dev_wait_until(NULL, irr_set, &w);
 }
 
 static void test_timer_oneshot(Fixture *f, gconstpointer data)
@@ -522,25 +484,11 @@ static void test_timer_periodic(Fixture *f, gconstpointer data)
     wr(f, 0, TIMER_INIT, 0);
 }
 
-static size_t vmstate_extent(const VMStateDesc *vmsd)
-{
-    size_t end = 0;
-
-    for (const VMStateField *fl = vmsd->fields; fl->name; fl++) {
-        end = MAX(end, fl->offset + fl->size);
-    }
-    return end;
-}
-
 static void test_vmstate(Fixture *f, gconstpointer data)
 {
     Device *d = (Device *)f->cpu[1]->apic;
-    const VMStateDesc *vmsd = d->cls->vmsd;
-    uint8_t *state = (uint8_t *)d + d->cls->vmstate_offset;
-    size_t len = vmstate_extent(vmsd);
-    g_autoptr(GByteArray) rec = g_byte_array_new();
-    g_autofree uint8_t *saved = NULL;
-    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) rec = NULL;
+    DevSnapshot snap;
 
     (void)data;
     enable_all(f);
@@ -551,22 +499,17 @@ static void test_vmstate(Fixture *f, gconstpointer data)
     apic_deliver(f->m, 1, false, APIC_DM_FIXED, 0x60, true);
     g_assert_cmpint(apic_acknowledge_interrupt(f->cpu[1]), ==, 0x60);
     apic_deliver(f->m, 1, false, APIC_DM_FIXED, 0x70, false);
-    saved = g_memdup2(state, len);
-    vmstate_save(vmsd, state, rec);
-    d->cls->reset(d);
-    g_assert_true(memcmp(state, saved, len) != 0);
+    g_assert_true(dev_vmstate_save_reset(d, &snap));
     g_assert_cmphex(rd(f, 1, TIMER_CUR), ==, 0);
     clear_req(f, 1);
-    g_assert_true(vmstate_load(vmsd, state, rec->data, rec->len, &err));
-    g_assert_no_error(err);
-    g_assert_cmpmem(state, len, saved, len);
+    dev_vmstate_load_check(&snap);
     g_assert_cmpuint(rd(f, 1, TIMER_CUR), >, 0);                   /* timer runs on */
     g_assert_cmphex(irq_req(f, 1), ==, VCPU_IRQ_HARD);
     g_assert_cmpint(apic_acknowledge_interrupt(f->cpu[1]), ==, 0x70);
     /* A record with reserved bits set is refused. */
+    rec = dev_vmstate_record(d);
     rec->data[rec->len - 2] = 0xff;                                /* DCR */
-    g_assert_false(vmstate_load(vmsd, state, rec->data, rec->len, &err));
-    g_assert_nonnull(err);
+    dev_vmstate_assert_refused(d, rec);
 }
 
 /* Random accesses of every size at every offset never crash. */

@@ -4,88 +4,14 @@
  * pc-testdev. Every device also goes through save -> reset -> load ->
  * compare.
  */
-#include <string.h>
 #include <glib.h>
-#include "hw/device.h"
+#include "dev-machine.h"
 #include "hw/input/i8042.h"
 #include "hw/iobus.h"
-#include "hw/irq.h"
 #include "hw/misc/debug-exit.h"
 #include "hw/misc/pc-testdev.h"
 #include "hw/x86/reset-control.h"
-#include "system/machine.h"
 #include "system/runstate.h"
-
-static int gsi_level[MACHINE_NR_GSI];
-static unsigned gsi_calls[MACHINE_NR_GSI];
-
-static void record_level(void *opaque, int n, int level)
-{
-    (void)opaque;
-    gsi_level[n] = level;
-    gsi_calls[n]++;
-}
-
-static Machine *machine_new(void)
-{
-    Machine *m = g_new0(Machine, 1);
-
-    m->pio = iobus_new("pio");
-    m->mmio = iobus_new("mmio");
-    for (int i = 0; i < MACHINE_NR_GSI; i++) {
-        m->gsi[i] = irq_new(record_level, NULL, i);
-        gsi_level[i] = 0;
-        gsi_calls[i] = 0;
-    }
-    return m;
-}
-
-static void machine_free(Machine *m)
-{
-    devices_free(m);
-    iobus_free(m->pio);
-    iobus_free(m->mmio);
-    for (int i = 0; i < MACHINE_NR_GSI; i++) {
-        irq_free(m->gsi[i]);
-    }
-    g_free(m);
-}
-
-static size_t vmstate_extent(const VMStateDesc *vmsd)
-{
-    size_t end = 0;
-
-    for (const VMStateField *f = vmsd->fields; f->name; f++) {
-        end = MAX(end, f->offset + f->size);
-    }
-    return end;
-}
-
-/*
- * Save @d's state, reset it, load the saved state and check that the
- * state struct is back byte for byte. Returns whether the reset changed
- * the state (callers that dirtied it first assert that it did).
- */
-static bool vmstate_round_trip(Device *d)
-{
-    const VMStateDesc *vmsd = d->cls->vmsd;
-    uint8_t *state = (uint8_t *)d + d->cls->vmstate_offset;
-    size_t len = vmstate_extent(vmsd);
-    g_autoptr(GByteArray) rec = g_byte_array_new();
-    g_autofree uint8_t *saved = g_malloc(len + 1);
-    g_autoptr(GError) err = NULL;
-    bool reset_changed;
-
-    g_assert_nonnull(vmsd);
-    memcpy(saved, state, len);
-    vmstate_save(vmsd, state, rec);
-    d->cls->reset(d);
-    reset_changed = memcmp(state, saved, len) != 0;
-    g_assert_true(vmstate_load(vmsd, state, rec->data, rec->len, &err));
-    g_assert_no_error(err);
-    g_assert_cmpmem(state, len, saved, len);
-    return reset_changed;
-}
 
 static void take_reset_request(void)
 {
@@ -99,7 +25,7 @@ static void take_reset_request(void)
 
 static void test_debug_exit_options(void)
 {
-    Machine *m = machine_new();
+    Machine *m = dev_machine_new();
     g_autoptr(GError) err = NULL;
     Opts *o = opts_parse("iosize=3", NULL, &err);
 
@@ -115,19 +41,19 @@ static void test_debug_exit_options(void)
     opts_free(o);
     g_assert_cmpuint(iobus_read(m->pio, 0xf4, 4), ==, 0);
     g_assert_cmpuint(iobus_read(m->pio, 0xf8, 1), ==, 0xff);   /* not mapped */
-    g_assert_false(vmstate_round_trip(m->devices_tail));
+    g_assert_false(dev_vmstate_round_trip(m->devices_tail));
 
     o = opts_parse("iobase=0xf6,bogus=1", NULL, &err);
     g_assert_false(isa_debug_exit_type.create(m, o, &err));
     g_assert_nonnull(err);
     opts_free(o);
-    machine_free(m);
+    dev_machine_free(m);
 }
 
 /* -device strings resolve through the device table to our constructors. */
 static void test_device_strings(void)
 {
-    Machine *m = machine_new();
+    Machine *m = dev_machine_new();
     g_autoptr(GError) err = NULL;
 
     g_assert_true(device_create_from_string(m, "isa-debug-exit,iobase=0xf0,iosize=1,id=dbg",
@@ -140,13 +66,13 @@ static void test_device_strings(void)
     g_assert_cmphex(iobus_read(m->pio, PC_TESTDEV_IOPORT, 1), ==, 0xa5);
     g_assert_false(device_create_from_string(m, "pc-testdev,id=again", &err));
     g_assert_nonnull(err);   /* its ranges are taken */
-    machine_free(m);
+    dev_machine_free(m);
 }
 
 /* The only test that asks for a shutdown: the first request wins. */
 static void test_debug_exit_write(void)
 {
-    Machine *m = machine_new();
+    Machine *m = dev_machine_new();
     g_autoptr(GError) err = NULL;
 
     g_assert_true(debug_exit_create(m, DEBUG_EXIT_DEFAULT_IOBASE,
@@ -158,7 +84,7 @@ static void test_debug_exit_write(void)
     iobus_write(m->pio, 0x501, 0x10, 1);
     g_assert_true(runstate_shutdown_requested());
     g_assert_cmpint(runstate_exit_status(), ==, 0x21);
-    machine_free(m);
+    dev_machine_free(m);
 }
 
 /* i8042 ----------------------------------------------------------------- */
@@ -170,7 +96,7 @@ static void test_debug_exit_write(void)
 
 static Machine *i8042_machine(void)
 {
-    Machine *m = machine_new();
+    Machine *m = dev_machine_new();
     g_autoptr(GError) err = NULL;
 
     g_assert_true(i8042_create(m, &err));
@@ -245,7 +171,7 @@ static void test_i8042_controller(void)
     kbc_command(m, 0xd0);
     g_assert_cmphex(kbc_read(m), ==, 0xcd);
     g_assert_false(runstate_reset_pending());
-    machine_free(m);
+    dev_machine_free(m);
 }
 
 static void test_i8042_reset_request(void)
@@ -264,7 +190,7 @@ static void test_i8042_reset_request(void)
     kbc_data_write(m, 0xce);
     g_assert_true(runstate_reset_pending());
     take_reset_request();
-    machine_free(m);
+    dev_machine_free(m);
 }
 
 static void test_i8042_keyboard(void)
@@ -272,11 +198,11 @@ static void test_i8042_keyboard(void)
     Machine *m = i8042_machine();
 
     kbc_data_write(m, 0xff);
-    g_assert_cmpint(gsi_level[I8042_KBD_GSI], ==, 1);
+    g_assert_cmpint(dev_gsi[I8042_KBD_GSI].level, ==, 1);
     g_assert_cmphex(kbc_read(m), ==, 0xfa);
-    g_assert_cmpint(gsi_level[I8042_KBD_GSI], ==, 1);   /* the next byte */
+    g_assert_cmpint(dev_gsi[I8042_KBD_GSI].level, ==, 1);   /* the next byte */
     g_assert_cmphex(kbc_read(m), ==, 0xaa);
-    g_assert_cmpint(gsi_level[I8042_KBD_GSI], ==, 0);
+    g_assert_cmpint(dev_gsi[I8042_KBD_GSI].level, ==, 0);
     assert_kbc_empty(m);
 
     kbc_data_write(m, 0xf2);
@@ -314,7 +240,7 @@ static void test_i8042_keyboard(void)
     kbc_command(m, 0x60);
     kbc_data_write(m, 0x00);
     kbc_data_write(m, 0xee);
-    g_assert_cmpint(gsi_level[I8042_KBD_GSI], ==, 0);
+    g_assert_cmpint(dev_gsi[I8042_KBD_GSI].level, ==, 0);
     g_assert_cmphex(kbc_read(m), ==, 0xee);
 
     /* A disabled keyboard port holds its bytes until enabled. */
@@ -323,7 +249,7 @@ static void test_i8042_keyboard(void)
     assert_kbc_empty(m);
     kbc_command(m, 0xae);
     g_assert_cmphex(kbc_read(m), ==, 0xfa);
-    machine_free(m);
+    dev_machine_free(m);
 }
 
 static void test_i8042_aux(void)
@@ -333,17 +259,17 @@ static void test_i8042_aux(void)
     kbc_command(m, 0xd3);            /* aux loopback */
     kbc_data_write(m, 0x5a);
     g_assert_cmpint(kbc_status(m) & STAT_AUX_OBF, ==, STAT_AUX_OBF);
-    g_assert_cmpint(gsi_level[I8042_AUX_GSI], ==, 1);
-    g_assert_cmpint(gsi_level[I8042_KBD_GSI], ==, 0);
+    g_assert_cmpint(dev_gsi[I8042_AUX_GSI].level, ==, 1);
+    g_assert_cmpint(dev_gsi[I8042_KBD_GSI].level, ==, 0);
     g_assert_cmphex(kbc_read(m), ==, 0x5a);
-    g_assert_cmpint(gsi_level[I8042_AUX_GSI], ==, 0);
+    g_assert_cmpint(dev_gsi[I8042_AUX_GSI].level, ==, 0);
 
     kbc_command(m, 0xd4);            /* to the (absent) mouse */
     kbc_data_write(m, 0xf2);
     g_assert_cmpint(kbc_status(m) & (STAT_AUX_OBF | STAT_TIMEOUT), ==,
                     STAT_AUX_OBF | STAT_TIMEOUT);
     g_assert_cmphex(kbc_read(m), ==, 0xfe);
-    machine_free(m);
+    dev_machine_free(m);
 }
 
 static void test_i8042_vmstate(void)
@@ -354,8 +280,8 @@ static void test_i8042_vmstate(void)
     kbc_data_write(m, 0x47);
     kbc_data_write(m, 0xf2);         /* three bytes queued */
     kbc_data_write(m, 0xed);         /* and a keyboard command pending */
-    g_assert_true(vmstate_round_trip(m->devices_tail));
-    g_assert_cmpint(gsi_level[I8042_KBD_GSI], ==, 1);
+    g_assert_true(dev_vmstate_round_trip(m->devices_tail));
+    g_assert_cmpint(dev_gsi[I8042_KBD_GSI].level, ==, 1);
     g_assert_cmphex(kbc_read(m), ==, 0xfa);
     g_assert_cmphex(kbc_read(m), ==, 0xab);
     g_assert_cmphex(kbc_read(m), ==, 0x41);
@@ -363,14 +289,14 @@ static void test_i8042_vmstate(void)
     kbc_data_write(m, 0x02);         /* the LED parameter */
     g_assert_cmphex(kbc_read(m), ==, 0xfa);
     assert_kbc_empty(m);
-    machine_free(m);
+    dev_machine_free(m);
 }
 
 /* Reset control ---------------------------------------------------------- */
 
 static void test_reset_control(void)
 {
-    Machine *m = machine_new();
+    Machine *m = dev_machine_new();
     g_autoptr(GError) err = NULL;
 
     g_assert_true(reset_control_create(m, &err));
@@ -382,7 +308,7 @@ static void test_reset_control(void)
     iobus_write(m->pio, RESET_CONTROL_PORT, 0x02, 1);
     g_assert_cmphex(iobus_read(m->pio, RESET_CONTROL_PORT, 1), ==, 0x02);
     g_assert_false(runstate_reset_pending());
-    g_assert_true(vmstate_round_trip(m->devices_tail));
+    g_assert_true(dev_vmstate_round_trip(m->devices_tail));
     g_assert_cmphex(iobus_read(m->pio, RESET_CONTROL_PORT, 1), ==, 0x02);
 
     iobus_write(m->pio, RESET_CONTROL_PORT, 0x06, 1);   /* hard reset */
@@ -392,14 +318,14 @@ static void test_reset_control(void)
     iobus_write(m->pio, RESET_CONTROL_PORT, 0x04, 1);   /* soft reset */
     g_assert_true(runstate_reset_pending());
     take_reset_request();
-    machine_free(m);
+    dev_machine_free(m);
 }
 
 /* pc-testdev ------------------------------------------------------------- */
 
 static Machine *testdev_machine(void)
 {
-    Machine *m = machine_new();
+    Machine *m = dev_machine_new();
     g_autoptr(GError) err = NULL;
 
     g_assert_true(pc_testdev_create(m, &err));
@@ -425,9 +351,9 @@ static void test_testdev_ioport(void)
     g_assert_cmphex(iobus_read(pio, 0xe0, 4), ==, 0xab3456cd);
     iobus_write(pio, 0xe2, 0xbeef, 2);
     g_assert_cmphex(iobus_read(pio, 0xe0, 4), ==, 0xbeef56cd);
-    g_assert_true(vmstate_round_trip(m->devices_tail));
+    g_assert_true(dev_vmstate_round_trip(m->devices_tail));
     g_assert_cmphex(iobus_read(pio, 0xe0, 4), ==, 0xbeef56cd);
-    machine_free(m);
+    dev_machine_free(m);
 }
 
 static void test_testdev_iomem(void)
@@ -457,9 +383,9 @@ static void test_testdev_iomem(void)
     g_assert_cmphex(iobus_read(mmio, base + 0x200, 8), ==, 0x11223344ee667788ull);
     /* Outside the window nothing answers. */
     g_assert_cmphex(iobus_read(mmio, base + PC_TESTDEV_IOMEM_LEN, 4), ==, 0xffffffff);
-    g_assert_true(vmstate_round_trip(m->devices_tail));
+    g_assert_true(dev_vmstate_round_trip(m->devices_tail));
     g_assert_cmphex(iobus_read(mmio, base + 0x200, 8), ==, 0x11223344ee667788ull);
-    machine_free(m);
+    dev_machine_free(m);
 }
 
 static void test_testdev_irq(void)
@@ -469,21 +395,21 @@ static void test_testdev_irq(void)
 
     for (unsigned n = 0; n < MACHINE_NR_GSI; n++) {
         iobus_write(pio, PC_TESTDEV_IRQ_PORT + n, 1, 1);
-        g_assert_cmpint(gsi_level[n], ==, 1);
+        g_assert_cmpint(dev_gsi[n].level, ==, 1);
         g_assert_cmpuint(iobus_read(pio, PC_TESTDEV_IRQ_PORT + n, 1), ==, 0);
         iobus_write(pio, PC_TESTDEV_IRQ_PORT + n, 0, 1);
-        g_assert_cmpint(gsi_level[n], ==, 0);
+        g_assert_cmpint(dev_gsi[n].level, ==, 0);
     }
     iobus_write(pio, PC_TESTDEV_IRQ_PORT + 10, 0x80, 1);   /* any nonzero */
-    g_assert_cmpint(gsi_level[10], ==, 1);
+    g_assert_cmpint(dev_gsi[10].level, ==, 1);
     g_assert_cmpuint(iobus_read(pio, PC_TESTDEV_IRQ_PORT + MACHINE_NR_GSI, 1), ==, 0xff);
 
     /* Reset lowers the line this device raised; a load raises it again. */
-    g_assert_true(vmstate_round_trip(m->devices_tail));
-    g_assert_cmpint(gsi_level[10], ==, 1);
+    g_assert_true(dev_vmstate_round_trip(m->devices_tail));
+    g_assert_cmpint(dev_gsi[10].level, ==, 1);
     m->devices_tail->cls->reset(m->devices_tail);
-    g_assert_cmpint(gsi_level[10], ==, 0);
-    machine_free(m);
+    g_assert_cmpint(dev_gsi[10].level, ==, 0);
+    dev_machine_free(m);
 }
 
 int main(int argc, char **argv)

@@ -6,14 +6,12 @@
 #include <string.h>
 #include <glib.h>
 #include "accel/accel.h"
-#include "hw/device.h"
+#include "dev-machine.h"
 #include "hw/intc/apic.h"
 #include "hw/intc/i8259.h"
 #include "hw/intc/ioapic.h"
 #include "hw/iobus.h"
-#include "hw/irq.h"
 #include "system/bql.h"
-#include "system/machine.h"
 
 #define NCPUS 2
 
@@ -22,16 +20,6 @@
 #define LAPIC_LDR 0xd0
 #define LAPIC_IRR 0x200
 #define LAPIC_TMR 0x180
-
-static void fake_kick(Vcpu *cpu)
-{
-    (void)cpu;
-}
-
-static const AccelOps fake_accel = {
-    .name = "fake",
-    .vcpu_kick = fake_kick,
-};
 
 typedef struct Fixture {
     Machine *m;
@@ -45,20 +33,10 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     g_autoptr(GError) err = NULL;
 
     (void)data;
-    f->m = g_new0(Machine, 1);
-    f->m->pio = iobus_new("pio");
-    f->m->mmio = iobus_new("mmio");
-    f->m->accel = &fake_accel;
-    f->m->ncpus = NCPUS;
+    f->m = dev_machine_new();
+    dev_machine_add_cpus(f->m, NCPUS);
     for (unsigned i = 0; i < NCPUS; i++) {
-        Vcpu *cpu = g_new0(Vcpu, 1);
-
-        cpu->m = f->m;
-        cpu->index = i;
-        cpu->apic_id = i;
-        f->m->cpus[i] = f->cpu[i] = cpu;
-        g_assert_nonnull(apic_new(f->m, cpu, &err));
-        g_assert_no_error(err);
+        f->cpu[i] = f->m->cpus[i];
     }
     f->pic = pic_new(f->m, irq_new(apic_pic_intr_handler, f->m, 0), &err);
     g_assert_no_error(err);
@@ -76,17 +54,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
 static void fixture_teardown(Fixture *f, gconstpointer data)
 {
     (void)data;
-    set_current_vcpu(NULL);
-    devices_free(f->m);
-    for (unsigned i = 0; i < NCPUS; i++) {
-        g_free(f->cpu[i]);
-    }
-    for (unsigned n = 0; n < MACHINE_NR_GSI; n++) {
-        irq_free(f->m->gsi[n]);
-    }
-    iobus_free(f->m->pio);
-    iobus_free(f->m->mmio);
-    g_free(f->m);
+    dev_machine_free(f->m);
 }
 
 static uint32_t io_read(Fixture *f, unsigned idx)
@@ -274,25 +242,10 @@ static void test_pc_wiring(Fixture *f, gconstpointer data)
     g_assert_cmphex(iobus_read(f->m->pio, 0x20, 1), ==, 0x11);
 }
 
-static size_t vmstate_extent(const VMStateDesc *vmsd)
-{
-    size_t end = 0;
-
-    for (const VMStateField *fl = vmsd->fields; fl->name; fl++) {
-        end = MAX(end, fl->offset + fl->size);
-    }
-    return end;
-}
-
 static void test_vmstate(Fixture *f, gconstpointer data)
 {
     Device *d = (Device *)f->io;
-    const VMStateDesc *vmsd = d->cls->vmsd;
-    uint8_t *state = (uint8_t *)d + d->cls->vmstate_offset;
-    size_t len = vmstate_extent(vmsd);
-    g_autoptr(GByteArray) rec = g_byte_array_new();
-    g_autofree uint8_t *saved = NULL;
-    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) rec = NULL;
 
     (void)data;
     io_write(f, 0, 0x03000000);
@@ -300,18 +253,12 @@ static void test_vmstate(Fixture *f, gconstpointer data)
     set_entry(f, 17, 1ull << 56 | 0x851);
     gsi(f, 9, 1);
     iobus_write(f->m->mmio, IOAPIC_BASE, 0x13, 4);
-    saved = g_memdup2(state, len);
-    vmstate_save(vmsd, state, rec);
-    d->cls->reset(d);
-    g_assert_true(memcmp(state, saved, len) != 0);
-    g_assert_true(vmstate_load(vmsd, state, rec->data, rec->len, &err));
-    g_assert_no_error(err);
-    g_assert_cmpmem(state, len, saved, len);
+    g_assert_true(dev_vmstate_round_trip(d));
     g_assert_cmphex(get_entry(f, 9) & 0x4000, ==, 0x4000);
     /* Reserved bits in an entry: refused. */
+    rec = dev_vmstate_record(d);
     memset(rec->data + rec->len - 6 - 8, 0xff, 8);      /* redir[23] */
-    g_assert_false(vmstate_load(vmsd, state, rec->data, rec->len, &err));
-    g_assert_nonnull(err);
+    dev_vmstate_assert_refused(d, rec);
 }
 
 static void test_hostile(Fixture *f, gconstpointer data)

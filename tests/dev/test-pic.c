@@ -1,24 +1,12 @@
 /*
  * 8259A PIC pair driven through its ports, with a line recording INTR.
  */
-#include <string.h>
 #include <glib.h>
-#include "hw/device.h"
+#include "dev-machine.h"
 #include "hw/intc/i8259.h"
 #include "hw/iobus.h"
-#include "hw/irq.h"
-#include "system/machine.h"
 
-static int intr_level;
-static unsigned intr_calls;
-
-static void record_intr(void *opaque, int n, int level)
-{
-    (void)opaque;
-    (void)n;
-    intr_level = level;
-    intr_calls++;
-}
+static DevLine intr;          /* what the PIC's INTR output saw */
 
 typedef struct Fixture {
     Machine *m;
@@ -30,12 +18,8 @@ static void fixture_setup(Fixture *f, gconstpointer data)
     g_autoptr(GError) err = NULL;
 
     (void)data;
-    f->m = g_new0(Machine, 1);
-    f->m->pio = iobus_new("pio");
-    f->m->mmio = iobus_new("mmio");
-    intr_level = 0;
-    intr_calls = 0;
-    f->pic = pic_new(f->m, irq_new(record_intr, NULL, 0), &err);
+    f->m = dev_machine_new();
+    f->pic = pic_new(f->m, dev_line_new(&intr), &err);
     g_assert_no_error(err);
     g_assert_nonnull(f->pic);
     g_assert_true(pic_find(f->m) == f->pic);
@@ -44,10 +28,7 @@ static void fixture_setup(Fixture *f, gconstpointer data)
 static void fixture_teardown(Fixture *f, gconstpointer data)
 {
     (void)data;
-    devices_free(f->m);
-    iobus_free(f->m->pio);
-    iobus_free(f->m->mmio);
-    g_free(f->m);
+    dev_machine_free(f->m);
 }
 
 static uint8_t in(Fixture *f, uint16_t port)
@@ -96,24 +77,24 @@ static void test_init_edge_ack_eoi(Fixture *f, gconstpointer data)
 {
     (void)data;
     linux_init(f);
-    g_assert_cmpint(intr_level, ==, 0);
+    g_assert_cmpint(intr.level, ==, 0);
     g_assert_cmphex(in(f, 0x21), ==, 0x00);
     irq(f, 0, 1);
-    g_assert_cmpint(intr_level, ==, 1);
+    g_assert_cmpint(intr.level, ==, 1);
     g_assert_true(pic_intr_level(f->pic));
     g_assert_cmphex(in(f, 0x20), ==, 0x01);          /* IRR */
     g_assert_cmpint(pic_acknowledge(f->pic), ==, 0x20);
-    g_assert_cmpint(intr_level, ==, 0);
+    g_assert_cmpint(intr.level, ==, 0);
     g_assert_cmphex(read_isr(f, 0x20), ==, 0x01);
     g_assert_cmphex(in(f, 0x20), ==, 0x00);          /* edge: IRR consumed */
     /* The line staying high is no new edge. */
     irq(f, 0, 1);
     out(f, 0x20, 0x20);                              /* non-specific EOI */
     g_assert_cmphex(read_isr(f, 0x20), ==, 0x00);
-    g_assert_cmpint(intr_level, ==, 0);
+    g_assert_cmpint(intr.level, ==, 0);
     irq(f, 0, 0);
     irq(f, 0, 1);
-    g_assert_cmpint(intr_level, ==, 1);
+    g_assert_cmpint(intr.level, ==, 1);
     g_assert_cmpint(pic_acknowledge(f->pic), ==, 0x20);
 }
 
@@ -124,18 +105,18 @@ static void test_masking(Fixture *f, gconstpointer data)
     out(f, 0x21, 0x01);
     g_assert_cmphex(in(f, 0x21), ==, 0x01);
     irq(f, 0, 1);
-    g_assert_cmpint(intr_level, ==, 0);
+    g_assert_cmpint(intr.level, ==, 0);
     g_assert_cmphex(in(f, 0x20), ==, 0x01);          /* latched while masked */
     out(f, 0x21, 0x00);
-    g_assert_cmpint(intr_level, ==, 1);
+    g_assert_cmpint(intr.level, ==, 1);
     g_assert_cmpint(pic_acknowledge(f->pic), ==, 0x20);
     /* Masking the slave's cascade input on the master hides the slave. */
     out(f, 0x20, 0x20);
     out(f, 0x21, 0x04);
     irq(f, 10, 1);
-    g_assert_cmpint(intr_level, ==, 0);
+    g_assert_cmpint(intr.level, ==, 0);
     out(f, 0x21, 0x00);
-    g_assert_cmpint(intr_level, ==, 1);
+    g_assert_cmpint(intr.level, ==, 1);
 }
 
 static void test_cascade(Fixture *f, gconstpointer data)
@@ -143,18 +124,18 @@ static void test_cascade(Fixture *f, gconstpointer data)
     (void)data;
     linux_init(f);
     irq(f, 10, 1);
-    g_assert_cmpint(intr_level, ==, 1);
+    g_assert_cmpint(intr.level, ==, 1);
     g_assert_cmpint(pic_acknowledge(f->pic), ==, 0x2a);
     g_assert_cmphex(read_isr(f, 0xa0), ==, 0x04);
     g_assert_cmphex(read_isr(f, 0x20), ==, 0x04);
-    g_assert_cmpint(intr_level, ==, 0);
+    g_assert_cmpint(intr.level, ==, 0);
     /* A second slave request waits for both EOIs. */
     irq(f, 12, 1);
-    g_assert_cmpint(intr_level, ==, 0);
+    g_assert_cmpint(intr.level, ==, 0);
     out(f, 0xa0, 0x20);
-    g_assert_cmpint(intr_level, ==, 0);              /* master IR2 still in service */
+    g_assert_cmpint(intr.level, ==, 0);              /* master IR2 still in service */
     out(f, 0x20, 0x20);
-    g_assert_cmpint(intr_level, ==, 1);
+    g_assert_cmpint(intr.level, ==, 1);
     g_assert_cmpint(pic_acknowledge(f->pic), ==, 0x2c);
     /* Master IRQ 1 outranks the slave on IR2 when both request. */
     out(f, 0xa0, 0x20);
@@ -163,7 +144,7 @@ static void test_cascade(Fixture *f, gconstpointer data)
     irq(f, 9, 0);
     irq(f, 9, 1);
     g_assert_cmpint(pic_acknowledge(f->pic), ==, 0x21);
-    g_assert_cmpint(intr_level, ==, 0);              /* IR2 below IR1 in service */
+    g_assert_cmpint(intr.level, ==, 0);              /* IR2 below IR1 in service */
     out(f, 0x20, 0x20);
     g_assert_cmpint(pic_acknowledge(f->pic), ==, 0x29);
 }
@@ -183,12 +164,12 @@ static void test_level_elcr(Fixture *f, gconstpointer data)
     g_assert_cmphex(in(f, 0xa0), ==, 0x04);          /* IRR follows the line */
     out(f, 0xa0, 0x20);
     out(f, 0x20, 0x20);
-    g_assert_cmpint(intr_level, ==, 1);              /* still asserted: again */
+    g_assert_cmpint(intr.level, ==, 1);              /* still asserted: again */
     g_assert_cmpint(pic_acknowledge(f->pic), ==, 0x2a);
     out(f, 0xa0, 0x20);
     out(f, 0x20, 0x20);
     irq(f, 10, 0);
-    g_assert_cmpint(intr_level, ==, 1);              /* asserted until the EOI... */
+    g_assert_cmpint(intr.level, ==, 1);              /* asserted until the EOI... */
     g_assert_cmphex(in(f, 0xa0), ==, 0x00);
     g_assert_cmpint(pic_acknowledge(f->pic), ==, 0x2f);  /* ...now spurious 15 */
     g_assert_cmphex(read_isr(f, 0xa0), ==, 0x00);
@@ -200,9 +181,9 @@ static void test_spurious_irq7(Fixture *f, gconstpointer data)
     linux_init(f);
     out(f, 0x4d0, 0x08);                             /* IRQ 3 level */
     irq(f, 3, 1);
-    g_assert_cmpint(intr_level, ==, 1);
+    g_assert_cmpint(intr.level, ==, 1);
     irq(f, 3, 0);                                    /* gone before INTA */
-    g_assert_cmpint(intr_level, ==, 0);
+    g_assert_cmpint(intr.level, ==, 0);
     g_assert_cmpint(pic_acknowledge(f->pic), ==, 0x27);
     g_assert_cmphex(read_isr(f, 0x20), ==, 0x00);    /* no in-service bit */
     /* Masked after raising INTR: also spurious. */
@@ -218,9 +199,9 @@ static void test_priority_and_rotation(Fixture *f, gconstpointer data)
     irq(f, 3, 1);
     irq(f, 1, 1);
     g_assert_cmpint(pic_acknowledge(f->pic), ==, 0x21);
-    g_assert_cmpint(intr_level, ==, 0);              /* 3 below 1 in service */
+    g_assert_cmpint(intr.level, ==, 0);              /* 3 below 1 in service */
     irq(f, 0, 1);
-    g_assert_cmpint(intr_level, ==, 1);              /* 0 nests above 1 */
+    g_assert_cmpint(intr.level, ==, 1);              /* 0 nests above 1 */
     g_assert_cmpint(pic_acknowledge(f->pic), ==, 0x20);
     g_assert_cmphex(read_isr(f, 0x20), ==, 0x03);
     out(f, 0x20, 0x20);                              /* ends 0, the highest */
@@ -256,7 +237,7 @@ static void test_auto_eoi(Fixture *f, gconstpointer data)
     g_assert_cmphex(read_isr(f, 0x20), ==, 0x00);
     irq(f, 0, 0);
     irq(f, 0, 1);
-    g_assert_cmpint(intr_level, ==, 1);              /* no EOI needed */
+    g_assert_cmpint(intr.level, ==, 1);              /* no EOI needed */
 }
 
 static void test_poll_and_special_mask(Fixture *f, gconstpointer data)
@@ -272,34 +253,20 @@ static void test_poll_and_special_mask(Fixture *f, gconstpointer data)
     g_assert_cmphex(in(f, 0x21), ==, 0x00);          /* poll is one-shot */
     /* Special mask mode: masking 4 in service lets 6 through. */
     irq(f, 6, 1);
-    g_assert_cmpint(intr_level, ==, 0);
+    g_assert_cmpint(intr.level, ==, 0);
     out(f, 0x21, 0x10);
     out(f, 0x20, 0x68);                              /* set special mask */
-    g_assert_cmpint(intr_level, ==, 1);
+    g_assert_cmpint(intr.level, ==, 1);
     g_assert_cmpint(pic_acknowledge(f->pic), ==, 0x26);
     out(f, 0x20, 0x48);                              /* reset special mask */
     g_assert_cmphex(read_isr(f, 0x20), ==, 0x50);
 }
 
-static size_t vmstate_extent(const VMStateDesc *vmsd)
-{
-    size_t end = 0;
-
-    for (const VMStateField *fl = vmsd->fields; fl->name; fl++) {
-        end = MAX(end, fl->offset + fl->size);
-    }
-    return end;
-}
-
 static void test_vmstate(Fixture *f, gconstpointer data)
 {
     Device *d = (Device *)f->pic;
-    const VMStateDesc *vmsd = d->cls->vmsd;
-    uint8_t *state = (uint8_t *)d + d->cls->vmstate_offset;
-    size_t len = vmstate_extent(vmsd);
-    g_autoptr(GByteArray) rec = g_byte_array_new();
-    g_autofree uint8_t *saved = NULL;
-    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) rec = NULL;
+    DevSnapshot snap;
 
     (void)data;
     linux_init(f);
@@ -310,21 +277,16 @@ static void test_vmstate(Fixture *f, gconstpointer data)
     g_assert_cmpint(pic_acknowledge(f->pic), ==, 0x21);
     out(f, 0x20, 0x20);
     irq(f, 3, 1);
-    g_assert_cmpint(intr_level, ==, 1);
-    saved = g_memdup2(state, len);
-    vmstate_save(vmsd, state, rec);
-    d->cls->reset(d);
-    g_assert_true(memcmp(state, saved, len) != 0);
-    g_assert_cmpint(intr_level, ==, 0);
-    g_assert_true(vmstate_load(vmsd, state, rec->data, rec->len, &err));
-    g_assert_no_error(err);
-    g_assert_cmpmem(state, len, saved, len);
-    g_assert_cmpint(intr_level, ==, 1);              /* post_load re-drives INTR */
+    g_assert_cmpint(intr.level, ==, 1);
+    g_assert_true(dev_vmstate_save_reset(d, &snap));
+    g_assert_cmpint(intr.level, ==, 0);
+    dev_vmstate_load_check(&snap);
+    g_assert_cmpint(intr.level, ==, 1);              /* post_load re-drives INTR */
     g_assert_cmpint(pic_acknowledge(f->pic), ==, 0x2a);
     /* A corrupt record is refused and leaves the state alone. */
+    rec = dev_vmstate_record(d);
     rec->data[rec->len - 1] = 0xff;                  /* slave ELCR: bit 0 edge-only */
-    g_assert_false(vmstate_load(vmsd, state, rec->data, rec->len, &err));
-    g_assert_nonnull(err);
+    dev_vmstate_assert_refused(d, rec);
 }
 
 /* Every byte to every port, in every order that a fuzzer might try. */
@@ -354,7 +316,7 @@ static void test_hostile(Fixture *f, gconstpointer data)
             break;
         }
         }
-        g_assert_cmpint(intr_level, ==, pic_intr_level(f->pic));
+        g_assert_cmpint(intr.level, ==, pic_intr_level(f->pic));
     }
     /* Wider accesses are split by the bus into byte accesses. */
     iobus_write(f->m->pio, 0x20, 0xffffffff, 4);

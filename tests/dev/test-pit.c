@@ -5,19 +5,15 @@
  */
 #include <string.h>
 #include <glib.h>
+#include "dev-machine.h"
 #include "hw/clock.h"
-#include "hw/device.h"
 #include "hw/iobus.h"
-#include "hw/irq.h"
 #include "hw/timer/i8254.h"
-#include "system/machine.h"
 
 #define CH0   0x40
 #define CH2   0x42
 #define CTRL  0x43
 #define PORTB 0x61
-
-static unsigned pulses;       /* rising levels seen on OUT0's line */
 
 /*
  * The main-loop context with the timer source. One for the whole program:
@@ -25,41 +21,29 @@ static unsigned pulses;       /* rising levels seen on OUT0's line */
  */
 static GMainContext *loop_ctx;
 
-static void count_pulse(void *opaque, int n, int level)
-{
-    (void)opaque;
-    (void)n;
-    if (level) {
-        pulses++;
-    }
-}
-
 typedef struct TestMachine {
     Machine *m;
-    IrqLine *out0;
 } TestMachine;
 
 static TestMachine tm_new(void)
 {
-    TestMachine t = { g_new0(Machine, 1), irq_new(count_pulse, NULL, 0) };
+    TestMachine t = { dev_machine_new() };
     g_autoptr(GError) err = NULL;
 
-    t.m->pio = iobus_new("pio");
-    t.m->mmio = iobus_new("mmio");
-    g_assert_true(pit_create(t.m, t.out0, &err));
+    g_assert_true(pit_create(t.m, t.m->gsi[0], &err));
     g_assert_no_error(err);
-    pulses = 0;
     return t;
 }
 
 static void tm_free(TestMachine *t)
 {
-    devices_free(t->m);
-    iobus_free(t->m->pio);
-    iobus_free(t->m->mmio);
-    irq_free(t->out0);
-    g_free(t->m);
-    clock_resume();
+    dev_machine_free(t->m);
+}
+
+/* Rising levels seen on OUT0's line. */
+static unsigned pulses(void)
+{
+    return dev_gsi[0].raises;
 }
 
 static uint8_t in(TestMachine *t, unsigned port)
@@ -80,16 +64,7 @@ static int64_t ticks(int64_t ns)
 /* Let at least @ns of virtual time pass, then stop the clock; returns now. */
 static int64_t advance(int64_t ns)
 {
-    int64_t target = clock_ns() + ns;
-    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-
-    clock_resume();
-    while (clock_ns() < target) {
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_usleep(50);   /* poll interval, not synchronisation */
-    }
-    clock_pause();
-    return clock_ns();
+    return dev_clock_advance_to(clock_ns() + ns);
 }
 
 static uint16_t latch_read(TestMachine *t, unsigned ch)
@@ -145,15 +120,15 @@ static void test_mode0_latch_running(void)
     tm_free(&t);
 }
 
-/* Run @ctx until @n pulses arrived; fail after 5 seconds. */
+static bool has_pulses(void *opaque)
+{
+    return pulses() >= *(unsigned *)opaque;
+}
+
+/* Run @ctx until @n pulses arrived. */
 static void wait_pulses(GMainContext *ctx, unsigned n)
 {
-    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-
-    while (pulses < n) {
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_main_context_iteration(ctx, TRUE);
-    }
+    dev_wait_until(ctx, has_pulses, &n);
 }
 
 static void irq_rate(unsigned mode)
@@ -171,9 +146,9 @@ static void irq_rate(unsigned mode)
     int64_t t1 = clock_ns();
     int64_t edges = (ticks(t1) - ticks(t0)) / n;
     /* Every edge is one pulse, unless the loop has not run its timer yet. */
-    g_assert_cmpint(pulses, <=, edges);
-    g_assert_cmpint(pulses, >=, edges - 1);
-    g_assert_cmpint(pulses, >=, 8);
+    g_assert_cmpint(pulses(), <=, edges);
+    g_assert_cmpint(pulses(), >=, edges - 1);
+    g_assert_cmpint(pulses(), >=, 8);
     /* OUT0 at this instant, via read-back status bit 7. */
     int64_t phase = (ticks(t1) - ticks(t0)) % n;
     out(&t, CTRL, 0xe2);
@@ -206,7 +181,7 @@ static void test_mode0_irq_once(void)
     program(&t, 0, 0, 1193);    /* 1 ms */
     wait_pulses(ctx, 1);
     g_assert_cmpint(timers_run_expired(), ==, -1);   /* one shot: disarmed */
-    g_assert_cmpuint(pulses, ==, 1);
+    g_assert_cmpuint(pulses(), ==, 1);
     tm_free(&t);
 }
 
@@ -447,38 +422,18 @@ static void test_hostile(void)
         }
     }
     /* Garbage state is refused on load. */
-    Device *d = t.m->devices;
-    g_autoptr(GByteArray) rec = g_byte_array_new();
-    g_autoptr(GError) err = NULL;
-    uint8_t *state = (uint8_t *)d + d->cls->vmstate_offset;
-    vmstate_save(d->cls->vmsd, state, rec);
+    g_autoptr(GByteArray) rec = dev_vmstate_record(t.m->devices);
     memset(rec->data + rec->len - 60, 0xff, 50);
-    g_assert_false(vmstate_load(d->cls->vmsd, state, rec->data, rec->len, &err));
-    g_assert_nonnull(err);
+    dev_vmstate_assert_refused(t.m->devices, rec);
     g_rand_free(r);
     tm_free(&t);
-}
-
-static size_t vmstate_extent(const VMStateDesc *vmsd)
-{
-    size_t end = 0;
-
-    for (const VMStateField *f = vmsd->fields; f->name; f++) {
-        end = MAX(end, f->offset + f->size);
-    }
-    return end;
 }
 
 static void test_vmstate(void)
 {
     TestMachine t = tm_new();
     Device *d = t.m->devices;
-    const VMStateDesc *vmsd = d->cls->vmsd;
-    uint8_t *state = (uint8_t *)d + d->cls->vmstate_offset;
-    size_t len = vmstate_extent(vmsd);
-    g_autoptr(GByteArray) rec = g_byte_array_new();
-    g_autofree uint8_t *saved = g_malloc(len);
-    g_autoptr(GError) err = NULL;
+    DevSnapshot snap;
 
     clock_pause();
     out(&t, PORTB, 0x03);
@@ -487,14 +442,9 @@ static void test_vmstate(void)
     out(&t, CTRL, 0x50);                      /* ch1 LSB mode 0 ... */
     out(&t, CTRL, 0xc4);                      /* ... latched count and status */
     uint16_t before = latch_read(&t, 0);
-    memcpy(saved, state, len);
-    vmstate_save(vmsd, state, rec);
-    d->cls->reset(d);
-    g_assert_true(memcmp(state, saved, len) != 0);
+    g_assert_true(dev_vmstate_save_reset(d, &snap));
     g_assert_cmphex(in(&t, PORTB) & 0x0f, ==, 0);
-    g_assert_true(vmstate_load(vmsd, state, rec->data, rec->len, &err));
-    g_assert_no_error(err);
-    g_assert_cmpmem(state, len, saved, len);
+    dev_vmstate_load_check(&snap);
     g_assert_cmpuint(latch_read(&t, 0), ==, before);
     g_assert_cmphex(in(&t, PORTB) & 0x0f, ==, 0x03);
     g_assert_cmphex(in(&t, CH0 + 1), ==, 0x50);   /* status survived */

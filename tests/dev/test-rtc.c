@@ -6,12 +6,10 @@
 #include <string.h>
 #include <time.h>
 #include <glib.h>
+#include "dev-machine.h"
 #include "hw/clock.h"
-#include "hw/device.h"
 #include "hw/iobus.h"
-#include "hw/irq.h"
 #include "hw/timer/mc146818rtc.h"
-#include "system/machine.h"
 
 #define SEC 0x00
 #define SEC_ALARM 0x01
@@ -28,45 +26,36 @@
 #define RC 0x0c
 #define RD 0x0d
 
-static int level;             /* the RTC's interrupt line */
-static GMainContext *loop_ctx;
+#define GSI 8
 
-static void record_level(void *opaque, int n, int l)
-{
-    (void)opaque;
-    (void)n;
-    level = l;
-}
+static GMainContext *loop_ctx;
 
 typedef struct TestMachine {
     Machine *m;
-    IrqLine *irq;
     Rtc *rtc;
 } TestMachine;
 
+/* The RTC's interrupt line's last level. */
+static int level(void)
+{
+    return dev_gsi[GSI].level;
+}
+
 static TestMachine tm_new(void)
 {
-    TestMachine t = { g_new0(Machine, 1), irq_new(record_level, NULL, 8), NULL };
+    TestMachine t = { dev_machine_new(), NULL };
     g_autoptr(GError) err = NULL;
 
-    t.m->pio = iobus_new("pio");
-    t.m->mmio = iobus_new("mmio");
-    level = -1;
-    t.rtc = rtc_create(t.m, t.irq, &err);
+    t.rtc = rtc_create(t.m, t.m->gsi[GSI], &err);
     g_assert_no_error(err);
     g_assert_nonnull(t.rtc);
-    g_assert_cmpint(level, ==, 0);
+    g_assert_cmpint(level(), ==, 0);
     return t;
 }
 
 static void tm_free(TestMachine *t)
 {
-    devices_free(t->m);
-    iobus_free(t->m->pio);
-    iobus_free(t->m->mmio);
-    irq_free(t->irq);
-    g_free(t->m);
-    clock_resume();
+    dev_machine_free(t->m);
 }
 
 static uint8_t rd(TestMachine *t, unsigned index)
@@ -81,37 +70,16 @@ static void wr(TestMachine *t, unsigned index, uint8_t val)
     iobus_write(t->m->pio, 0x71, val, 1);
 }
 
-/* Let the clock run until it reads at least @target, then pause it. */
-static int64_t advance_to(int64_t target)
-{
-    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-
-    clock_resume();
-    while (clock_ns() < target) {
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_usleep(50);   /* poll interval, not synchronisation */
-    }
-    clock_pause();
-    return clock_ns();
-}
-
 /* Divider cycles (32.768 kHz) from the start of the time set at @t0 to @now. */
 static int64_t cycles(int64_t t0, int64_t now)
 {
     return (now - t0) * 32768 / 1000000000;
 }
 
-/* Run the main loop until the line is high; fail after 5 seconds. */
+/* Run the main loop until the line is high. */
 static void wait_irq(void)
 {
-    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-
-    clock_resume();
-    while (level != 1) {
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_main_context_iteration(loop_ctx, TRUE);
-    }
-    clock_pause();
+    dev_run_until_high(loop_ctx, &dev_gsi[GSI]);
 }
 
 /*
@@ -211,9 +179,9 @@ static void test_time_set_persists(void)
     int64_t t0 = set_time(&t, 0x02, regs, 0x19);
 
     g_assert_cmphex(rd(&t, SEC), ==, 0x59);
-    int64_t now = advance_to(t0 + 900000000);
+    int64_t now = dev_clock_advance_to(t0 + 900000000);
     g_assert_cmphex(rd(&t, SEC), ==, now < t0 + 1000000000 ? 0x59 : 0x00);
-    advance_to(t0 + 1000000000);
+    dev_clock_advance_to(t0 + 1000000000);
     g_assert_cmphex(rd(&t, SEC), ==, 0x00);
     g_assert_cmphex(rd(&t, R_MIN), ==, 0x00);
     g_assert_cmphex(rd(&t, HOUR), ==, 0x00);
@@ -247,19 +215,19 @@ static void test_register_c_and_periodic(void)
 
     /* RS = 6: 1024 Hz, 32 divider cycles. Flags are set without enables. */
     g_assert_cmphex(rd(&t, RC), ==, 0x00);
-    int64_t c1 = cycles(t0, advance_to(t0 + 20000));
+    int64_t c1 = cycles(t0, dev_clock_advance_to(t0 + 20000));
     g_assert_cmphex(rd(&t, RC), ==, c1 >= 32 ? 0x40 : 0x00);
-    int64_t c2 = cycles(t0, advance_to(t0 + 2000000));
+    int64_t c2 = cycles(t0, dev_clock_advance_to(t0 + 2000000));
     g_assert_cmphex(rd(&t, RC), ==, c2 / 32 > c1 / 32 ? 0x40 : 0x00);
     g_assert_cmpint(c2, >=, 64);
     g_assert_cmphex(rd(&t, RC), ==, 0x00);  /* read clears */
-    g_assert_cmpint(level, ==, 0);
+    g_assert_cmpint(level(), ==, 0);
 
     /* With PIE the line rises; reading C returns IRQF|PF and lowers it. */
     wr(&t, RB, 0x42);
     wait_irq();
     g_assert_cmphex(rd(&t, RC) & ~0x10, ==, 0xc0);
-    g_assert_cmpint(level, ==, 0);
+    g_assert_cmpint(level(), ==, 0);
     g_assert_cmphex(rd(&t, RC), ==, 0x00);
 
     /* RS = 10: 64 Hz, 512 cycles. Count interrupts, acknowledging each one. */
@@ -280,7 +248,7 @@ static void test_register_c_and_periodic(void)
     wr(&t, RB, 0x02);
     clock_resume();
     g_assert_cmpint(timers_run_expired(), ==, -1);
-    g_assert_cmpint(level, ==, 0);
+    g_assert_cmpint(level(), ==, 0);
     tm_free(&t);
 }
 
@@ -293,10 +261,10 @@ static void test_update_cycle(void)
     wr(&t, RA, 0x20);                       /* no periodic flag */
     wr(&t, RB, 0x12);                       /* UIE */
     g_assert_cmphex(rd(&t, RA), ==, 0x20);
-    advance_to(t0 + 500000000);
+    dev_clock_advance_to(t0 + 500000000);
     g_assert_cmphex(rd(&t, RA), ==, 0x20);
     /* UIP: the last 8 divider cycles (244 us) before the update. */
-    int64_t now = advance_to(t0 + 999800000);
+    int64_t now = dev_clock_advance_to(t0 + 999800000);
     bool uip = cycles(t0, now) % 32768 >= 32760;
     g_assert_cmphex(rd(&t, RA), ==, uip ? 0xa0 : 0x20);
     g_assert_cmphex(rd(&t, SEC), ==, now < t0 + 1000000000 ? 0x30 : 0x31);
@@ -307,7 +275,7 @@ static void test_update_cycle(void)
     g_assert_cmpint(clock_ns(), >=, t0 + 1000000000);
     g_assert_cmphex(rd(&t, SEC), ==, 0x31);
     g_assert_cmphex(rd(&t, RC), ==, 0x90);
-    g_assert_cmpint(level, ==, 0);
+    g_assert_cmpint(level(), ==, 0);
     g_assert_cmphex(rd(&t, RA), ==, cycles(t0, clock_ns()) % 32768 >= 32760 ? 0xa0 : 0x20);
     /* SET stops updates and clears UIE. */
     wr(&t, RB, 0x92);
@@ -331,17 +299,17 @@ static void test_alarm(void)
     g_assert_cmpint(clock_ns(), >=, t0 + 1000000000);
     g_assert_cmphex(rd(&t, SEC), ==, 0x01);
     g_assert_cmphex(rd(&t, RC), ==, 0xb0);  /* IRQF, AF, UF */
-    g_assert_cmpint(level, ==, 0);
+    g_assert_cmpint(level(), ==, 0);
 
     /* A non-matching alarm sets no AF; don't-care values match any second. */
     wr(&t, HOUR_ALARM, 0x11);
     wr(&t, RB, 0x02);
-    int64_t t1 = advance_to(t0 + 2000000000);
+    int64_t t1 = dev_clock_advance_to(t0 + 2000000000);
     g_assert_cmphex(rd(&t, RC), ==, 0x10);
     wr(&t, SEC_ALARM, 0xc0);
     wr(&t, MIN_ALARM, 0xff);
     wr(&t, HOUR_ALARM, 0xc5);
-    advance_to(t1 + 1000000000);
+    dev_clock_advance_to(t1 + 1000000000);
     g_assert_cmphex(rd(&t, RC), ==, 0x30);
     tm_free(&t);
 }
@@ -380,43 +348,23 @@ static void test_cmos_ram(void)
     tm_free(&t);
 }
 
-static size_t vmstate_extent(const VMStateDesc *vmsd)
-{
-    size_t end = 0;
-
-    for (const VMStateField *f = vmsd->fields; f->name; f++) {
-        end = MAX(end, f->offset + f->size);
-    }
-    return end;
-}
-
 static void test_vmstate(void)
 {
     TestMachine t = tm_new();
     Device *d = t.m->devices;
-    const VMStateDesc *vmsd = d->cls->vmsd;
-    uint8_t *state = (uint8_t *)d + d->cls->vmstate_offset;
-    size_t len = vmstate_extent(vmsd);
-    g_autoptr(GByteArray) rec = g_byte_array_new();
-    g_autofree uint8_t *saved = g_malloc(len);
-    g_autoptr(GError) err = NULL;
+    DevSnapshot snap;
     const uint8_t regs[10] = { 0x45, 0, 0x44, 0, 0x13, 0, 4, 0x17, 0x07, 0x30 };
 
     set_time(&t, 0x02, regs, 0x20);
     wr(&t, RB, 0x72);                       /* PIE, AIE, UIE */
     wr(&t, 0x50, 0x77);
-    advance_to(clock_ns() + 2000000);       /* PF pending: the line is high */
+    dev_clock_advance_to(clock_ns() + 2000000);       /* PF pending: the line is high */
     rd(&t, 0x50);
-    g_assert_cmpint(level, ==, 1);
-    memcpy(saved, state, len);
-    vmstate_save(vmsd, state, rec);
-    d->cls->reset(d);
-    g_assert_true(memcmp(state, saved, len) != 0);
-    g_assert_cmpint(level, ==, 0);
-    g_assert_true(vmstate_load(vmsd, state, rec->data, rec->len, &err));
-    g_assert_no_error(err);
-    g_assert_cmpmem(state, len, saved, len);
-    g_assert_cmpint(level, ==, 1);
+    g_assert_cmpint(level(), ==, 1);
+    g_assert_true(dev_vmstate_save_reset(d, &snap));
+    g_assert_cmpint(level(), ==, 0);
+    dev_vmstate_load_check(&snap);
+    g_assert_cmpint(level(), ==, 1);
     g_assert_cmphex(rd(&t, HOUR), ==, 0x13);
     g_assert_cmphex(rd(&t, 0x50), ==, 0x77);
     g_assert_cmphex(rd(&t, RC), ==, 0xc0);
@@ -446,14 +394,9 @@ static void test_hostile(void)
             timers_run_expired();
         }
     }
-    Device *d = t.m->devices;
-    g_autoptr(GByteArray) rec = g_byte_array_new();
-    g_autoptr(GError) err = NULL;
-    uint8_t *state = (uint8_t *)d + d->cls->vmstate_offset;
-    vmstate_save(d->cls->vmsd, state, rec);
+    g_autoptr(GByteArray) rec = dev_vmstate_record(t.m->devices);
     memset(rec->data + rec->len - 3, 0xee, 3);
-    g_assert_false(vmstate_load(d->cls->vmsd, state, rec->data, rec->len, &err));
-    g_assert_nonnull(err);
+    dev_vmstate_assert_refused(t.m->devices, rec);
     g_rand_free(r);
     tm_free(&t);
 }

@@ -12,11 +12,9 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include "chardev/chardev.h"
+#include "dev-machine.h"
 #include "hw/char/serial.h"
-#include "hw/device.h"
 #include "hw/iobus.h"
-#include "hw/irq.h"
-#include "system/machine.h"
 
 #define COM1 0x3f8
 #define GSI 4
@@ -24,41 +22,9 @@
 enum { RBR = 0, THR = 0, DLL = 0, IER = 1, DLM = 1, IIR = 2, FCR = 2,
        LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
 
-static int gsi_level[MACHINE_NR_GSI];
-
-static void record_level(void *opaque, int n, int level)
-{
-    (void)opaque;
-    gsi_level[n] = level;
-}
-
-static Machine *machine_new(void)
-{
-    Machine *m = g_new0(Machine, 1);
-
-    m->pio = iobus_new("pio");
-    m->mmio = iobus_new("mmio");
-    for (int i = 0; i < MACHINE_NR_GSI; i++) {
-        m->gsi[i] = irq_new(record_level, NULL, i);
-        gsi_level[i] = 0;
-    }
-    return m;
-}
-
-static void machine_free(Machine *m)
-{
-    devices_free(m);
-    iobus_free(m->pio);
-    iobus_free(m->mmio);
-    for (int i = 0; i < MACHINE_NR_GSI; i++) {
-        irq_free(m->gsi[i]);
-    }
-    g_free(m);
-}
-
 static Machine *uart_machine(Chardev *chr)
 {
-    Machine *m = machine_new();
+    Machine *m = dev_machine_new();
     g_autoptr(GError) err = NULL;
 
     g_assert_true(serial_create(m, 0, COM1, GSI, chr, &err));
@@ -76,51 +42,6 @@ static void out(Machine *m, unsigned reg, uint8_t val)
     iobus_write(m->pio, COM1 + reg, val, 1);
 }
 
-/* Run the main loop until @cond(@opaque) holds; fail after 5 seconds. */
-static void wait_for(gboolean (*cond)(void *opaque), void *opaque)
-{
-    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
-
-    while (!cond(opaque)) {
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_main_context_iteration(NULL, FALSE);
-        if (!cond(opaque)) {
-            g_usleep(1000);   /* poll interval, not synchronisation */
-        }
-    }
-}
-
-static size_t vmstate_extent(const VMStateDesc *vmsd)
-{
-    size_t end = 0;
-
-    for (const VMStateField *f = vmsd->fields; f->name; f++) {
-        end = MAX(end, f->offset + f->size);
-    }
-    return end;
-}
-
-/* Save, reset, load, compare the state struct; true if reset changed it. */
-static bool vmstate_round_trip(Device *d)
-{
-    const VMStateDesc *vmsd = d->cls->vmsd;
-    uint8_t *state = (uint8_t *)d + d->cls->vmstate_offset;
-    size_t len = vmstate_extent(vmsd);
-    g_autoptr(GByteArray) rec = g_byte_array_new();
-    g_autofree uint8_t *saved = g_malloc(len);
-    g_autoptr(GError) err = NULL;
-    bool reset_changed;
-
-    memcpy(saved, state, len);
-    vmstate_save(vmsd, state, rec);
-    d->cls->reset(d);
-    reset_changed = memcmp(state, saved, len) != 0;
-    g_assert_true(vmstate_load(vmsd, state, rec->data, rec->len, &err));
-    g_assert_no_error(err);
-    g_assert_cmpmem(state, len, saved, len);
-    return reset_changed;
-}
-
 static void test_reset_values(void)
 {
     Machine *m = uart_machine(NULL);
@@ -132,11 +53,11 @@ static void test_reset_values(void)
     g_assert_cmphex(in(m, MCR), ==, 0x00);
     g_assert_cmphex(in(m, MSR), ==, 0xb0);
     g_assert_cmphex(in(m, SCR), ==, 0x00);
-    g_assert_cmpint(gsi_level[GSI], ==, 0);
+    g_assert_cmpint(dev_gsi[GSI].level, ==, 0);
     /* Output with no chardev is dropped without complaint. */
     out(m, THR, 'x');
     g_assert_cmphex(in(m, LSR), ==, 0x60);
-    machine_free(m);
+    dev_machine_free(m);
 }
 
 static void test_divisor_latch(void)
@@ -157,7 +78,7 @@ static void test_divisor_latch(void)
     out(m, LCR, 0x80);
     g_assert_cmphex(in(m, DLL), ==, 0x01);
     g_assert_cmphex(in(m, DLM), ==, 0x02);
-    machine_free(m);
+    dev_machine_free(m);
 }
 
 static void test_scratch(void)
@@ -168,7 +89,7 @@ static void test_scratch(void)
         out(m, SCR, v);
         g_assert_cmphex(in(m, SCR), ==, v);
     }
-    machine_free(m);
+    dev_machine_free(m);
 }
 
 static void test_thre_interrupt(void)
@@ -180,26 +101,26 @@ static void test_thre_interrupt(void)
     g_assert_cmphex(in(m, IIR), ==, 0x01);
     /* Without OUT2 the interrupt never reaches the GSI. */
     out(m, THR, 'a');
-    g_assert_cmpint(gsi_level[GSI], ==, 0);
+    g_assert_cmpint(dev_gsi[GSI].level, ==, 0);
     out(m, MCR, 0x08);
-    g_assert_cmpint(gsi_level[GSI], ==, 1);
+    g_assert_cmpint(dev_gsi[GSI].level, ==, 1);
     g_assert_cmphex(in(m, IIR), ==, 0x02);
-    g_assert_cmpint(gsi_level[GSI], ==, 0);
+    g_assert_cmpint(dev_gsi[GSI].level, ==, 0);
     g_assert_cmphex(in(m, IIR), ==, 0x01);
     /* Each byte sent empties THR again and raises THRE. */
     out(m, THR, 'b');
-    g_assert_cmpint(gsi_level[GSI], ==, 1);
+    g_assert_cmpint(dev_gsi[GSI].level, ==, 1);
     /* Masking lowers the line; unmasking with THR empty raises it again. */
     out(m, IER, 0x00);
-    g_assert_cmpint(gsi_level[GSI], ==, 0);
+    g_assert_cmpint(dev_gsi[GSI].level, ==, 0);
     out(m, IER, 0x02);
-    g_assert_cmpint(gsi_level[GSI], ==, 1);
+    g_assert_cmpint(dev_gsi[GSI].level, ==, 1);
     /* Clearing OUT2 gates the line off. */
     out(m, MCR, 0x00);
-    g_assert_cmpint(gsi_level[GSI], ==, 0);
+    g_assert_cmpint(dev_gsi[GSI].level, ==, 0);
     out(m, MCR, 0x08);
-    g_assert_cmpint(gsi_level[GSI], ==, 1);
-    machine_free(m);
+    g_assert_cmpint(dev_gsi[GSI].level, ==, 1);
+    dev_machine_free(m);
 }
 
 static void test_loopback(void)
@@ -241,7 +162,7 @@ static void test_loopback(void)
     g_assert_cmphex(in(m, MSR), ==, 0x00);
     out(m, MCR, 0x00);
     g_assert_cmphex(in(m, MSR), ==, 0xb0 | 0x01 | 0x02 | 0x08);
-    machine_free(m);
+    dev_machine_free(m);
 }
 
 static void test_interrupt_priorities(void)
@@ -253,7 +174,7 @@ static void test_interrupt_priorities(void)
     out(m, IER, 0x0f);
     /* Loopback forces OUT2 inactive: nothing reaches the GSI. */
     out(m, MCR, 0x18);
-    g_assert_cmpint(gsi_level[GSI], ==, 0);
+    g_assert_cmpint(dev_gsi[GSI].level, ==, 0);
     g_assert_cmphex(in(m, IIR), ==, 0xc2);           /* THRE first */
     g_assert_cmphex(in(m, IIR), ==, 0xc0);           /* then modem status */
     in(m, MSR);
@@ -280,7 +201,7 @@ static void test_interrupt_priorities(void)
     g_assert_cmphex(in(m, IIR), ==, 0xc1);
     out(m, FCR, 0x00);
     g_assert_cmphex(in(m, IIR), ==, 0x01);
-    machine_free(m);
+    dev_machine_free(m);
 }
 
 static void test_vmstate(void)
@@ -297,17 +218,17 @@ static void test_vmstate(void)
     out(m, THR, 'q');
     out(m, MCR, 0x0b);
     out(m, IER, 0x01);
-    g_assert_cmpint(gsi_level[GSI], ==, 1);          /* RX timeout */
-    g_assert_true(vmstate_round_trip(m->devices_tail));
-    g_assert_cmpint(gsi_level[GSI], ==, 1);
+    g_assert_cmpint(dev_gsi[GSI].level, ==, 1);          /* RX timeout */
+    g_assert_true(dev_vmstate_round_trip(m->devices_tail));
+    g_assert_cmpint(dev_gsi[GSI].level, ==, 1);
     g_assert_cmphex(in(m, IIR), ==, 0xcc);
     g_assert_cmphex(in(m, RBR), ==, 'p');
     g_assert_cmphex(in(m, RBR), ==, 'q');
-    g_assert_cmpint(gsi_level[GSI], ==, 0);
+    g_assert_cmpint(dev_gsi[GSI].level, ==, 0);
     g_assert_cmphex(in(m, SCR), ==, 0x5a);
     out(m, LCR, 0x9b);
     g_assert_cmphex(in(m, DLL), ==, 0x03);
-    machine_free(m);
+    dev_machine_free(m);
 }
 
 static void test_vmstate_hostile(void)
@@ -315,25 +236,21 @@ static void test_vmstate_hostile(void)
     Machine *m = uart_machine(NULL);
     Device *d = m->devices_tail;
     const VMStateDesc *vmsd = d->cls->vmsd;
-    g_autoptr(GByteArray) rec = g_byte_array_new();
-    g_autoptr(GError) err = NULL;
+    g_autoptr(GByteArray) rec = dev_vmstate_record(d);
     size_t pos = 4 + strlen(vmsd->name) + 4;
 
-    vmstate_save(vmsd, (uint8_t *)d + d->cls->vmstate_offset, rec);
     for (const VMStateField *f = vmsd->fields; strcmp(f->name, "rx_count"); f++) {
         pos += f->size;
     }
     rec->data[pos] = 200;        /* more bytes than the FIFO holds */
-    g_assert_false(vmstate_load(vmsd, (uint8_t *)d + d->cls->vmstate_offset,
-                                rec->data, rec->len, &err));
-    g_assert_nonnull(err);
+    dev_vmstate_assert_refused(d, rec);
     g_assert_cmphex(in(m, LSR), ==, 0x60);
-    machine_free(m);
+    dev_machine_free(m);
 }
 
 static void test_isa_serial_type(void)
 {
-    Machine *m = machine_new();
+    Machine *m = dev_machine_new();
     g_autoptr(GError) err = NULL;
     Opts *o;
 
@@ -347,7 +264,7 @@ static void test_isa_serial_type(void)
     g_assert_cmphex(iobus_read(m->pio, 0x2f8 + SCR, 1), ==, 0x42);
     iobus_write(m->pio, 0x2f8 + IER, 0x02, 1);
     iobus_write(m->pio, 0x2f8 + MCR, 0x08, 1);
-    g_assert_cmpint(gsi_level[3], ==, 1);
+    g_assert_cmpint(dev_gsi[3].level, ==, 1);
 
     o = opts_parse("index=5", NULL, &err);   /* no standard port for COM6 */
     g_assert_false(isa_serial_type.create(m, o, &err));
@@ -374,7 +291,7 @@ static void test_isa_serial_type(void)
     g_assert_no_error(err);
     opts_free(o);
     g_assert_cmphex(iobus_read(m->pio, 0x100 + LSR, 1), ==, 0x60);
-    machine_free(m);
+    dev_machine_free(m);
 }
 
 /* File chardev ------------------------------------------------------------ */
@@ -384,7 +301,7 @@ typedef struct FileWait {
     const char *expect;
 } FileWait;
 
-static gboolean file_has(void *opaque)
+static bool file_has(void *opaque)
 {
     FileWait *w = opaque;
     g_autofree char *data = NULL;
@@ -413,8 +330,8 @@ static void test_file_output(void)
     /* Loopback bytes do not reach the line. */
     out(m, MCR, 0x10);
     out(m, THR, '!');
-    wait_for(file_has, &w);
-    machine_free(m);
+    dev_wait_until(NULL, file_has, &w);
+    dev_machine_free(m);
     g_unlink(path);
     g_rmdir(dir);
 }
@@ -440,21 +357,21 @@ static int connect_unix(const char *path)
     return fd;
 }
 
-static gboolean data_ready(void *opaque)
+static bool data_ready(void *opaque)
 {
     SockTest *t = opaque;
 
     return in(t->m, LSR) & 0x01;
 }
 
-static gboolean rx_full(void *opaque)
+static bool rx_full(void *opaque)
 {
     SockTest *t = opaque;
 
     return in(t->m, IIR) == 0xc4;   /* IIR reads clear nothing here */
 }
 
-static gboolean client_got(void *opaque)
+static bool client_got(void *opaque)
 {
     SockTest *t = opaque;
     char buf[64];
@@ -492,8 +409,8 @@ static void test_socket_bidirectional(void)
         input[i] = 'A' + i;
     }
     g_assert_cmpint(write(t.fd, input, 20), ==, 20);
-    wait_for(rx_full, &t);
-    g_assert_cmpint(gsi_level[GSI], ==, 1);
+    dev_wait_until(NULL, rx_full, &t);
+    g_assert_cmpint(dev_gsi[GSI].level, ==, 1);
     /* Let the main loop run: input beyond the FIFO must wait, not overrun. */
     for (unsigned i = 0; i < 50; i++) {
         g_main_context_iteration(NULL, FALSE);
@@ -502,25 +419,25 @@ static void test_socket_bidirectional(void)
     for (unsigned i = 0; i < 16; i++) {
         g_assert_cmphex(in(t.m, RBR), ==, 'A' + i);
     }
-    g_assert_cmpint(gsi_level[GSI], ==, 0);
-    wait_for(data_ready, &t);    /* the remaining 4 come in */
-    g_assert_cmpint(gsi_level[GSI], ==, 1);
+    g_assert_cmpint(dev_gsi[GSI].level, ==, 0);
+    dev_wait_until(NULL, data_ready, &t);    /* the remaining 4 come in */
+    g_assert_cmpint(dev_gsi[GSI].level, ==, 1);
     for (unsigned i = 16; i < 20; i++) {
-        wait_for(data_ready, &t);
+        dev_wait_until(NULL, data_ready, &t);
         g_assert_cmphex(in(t.m, RBR), ==, 'A' + i);
     }
     g_assert_cmphex(in(t.m, LSR), ==, 0x60);
-    g_assert_cmpint(gsi_level[GSI], ==, 0);
+    g_assert_cmpint(dev_gsi[GSI].level, ==, 0);
 
     /* Output reaches the peer. */
     for (const char *p = "ping!"; *p; p++) {
         out(t.m, THR, *p);
     }
-    wait_for(client_got, &t);
+    dev_wait_until(NULL, client_got, &t);
     g_assert_cmpstr(t.received->str, ==, "ping!");
 
     close(t.fd);
-    machine_free(t.m);
+    dev_machine_free(t.m);
     g_string_free(t.received, TRUE);
     g_unlink(path);
     g_rmdir(dir);

@@ -7,48 +7,13 @@
  */
 #include <string.h>
 #include <glib/gstdio.h>
+#include "hw/pci/pci.h"
 #include "hw/x86/acpi-build.h"
+#include "kemu/bytes.h"
 #include "kemu/error.h"
+#include "ram-machine.h"
 
 #define MiB (1024 * 1024ull)
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return get16(p) | ((uint32_t)get16(p + 2) << 16);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return get32(p) | ((uint64_t)get32(p + 4) << 32);
-}
-
-static Machine *machine_new(uint64_t ram_size, unsigned ncpus)
-{
-    Machine *m = g_new0(Machine, 1);
-    g_autoptr(GError) err = NULL;
-
-    m->cfg.ram_size = ram_size;
-    m->ncpus = ncpus;
-    g_assert_true(machine_ram_init(m, &err));
-    return m;
-}
-
-static void machine_destroy(Machine *m)
-{
-    for (guint i = 0; m->roms && i < m->roms->len; i++) {
-        g_bytes_unref(g_array_index(m->roms, RomBlob, i).data);
-    }
-    if (m->roms) {
-        g_array_free(m->roms, TRUE);
-    }
-    machine_ram_free(m);
-    g_free(m);
-}
 
 static uint8_t sum(const uint8_t *p, size_t len)
 {
@@ -80,7 +45,7 @@ static const uint8_t *table(Machine *m, uint64_t gpa, const char *sig)
 
     g_assert_nonnull(t);
     g_assert_cmpmem(t, 4, sig, 4);
-    len = get32(t + 4);
+    len = ld32_le(t + 4);
     g_assert_cmpuint(len, >=, 36);
     g_assert_nonnull(machine_gpa_to_hva(m, gpa, len));
     g_assert_cmpuint(gpa + len, <=, ACPI_AREA_END);
@@ -90,7 +55,7 @@ static const uint8_t *table(Machine *m, uint64_t gpa, const char *sig)
 }
 
 typedef struct Tables {
-    const uint8_t *rsdp, *xsdt, *rsdt, *fadt, *madt, *dsdt, *facs;
+    const uint8_t *rsdp, *xsdt, *rsdt, *fadt, *madt, *dsdt, *facs, *mcfg;
 } Tables;
 
 static Tables parse(Machine *m)
@@ -103,22 +68,24 @@ static Tables parse(Machine *m)
     g_assert_cmphex(acpi_rsdp_addr(m), ==, rsdp);
     t.rsdp = machine_gpa_to_hva(m, rsdp, 36);
     g_assert_cmpuint(t.rsdp[15], ==, 2);
-    g_assert_cmpuint(get32(t.rsdp + 20), ==, 36);
+    g_assert_cmpuint(ld32_le(t.rsdp + 20), ==, 36);
     g_assert_cmpuint(sum(t.rsdp, 36), ==, 0);
     g_assert_cmpmem(t.rsdp + 9, 6, "KEMU  ", 6);
-    t.xsdt = table(m, get64(t.rsdp + 24), "XSDT");
-    t.rsdt = table(m, get32(t.rsdp + 16), "RSDT");
-    n = (get32(t.xsdt + 4) - 36) / 8;
-    g_assert_cmpuint(n, ==, (get32(t.rsdt + 4) - 36) / 4);
+    t.xsdt = table(m, ld64_le(t.rsdp + 24), "XSDT");
+    t.rsdt = table(m, ld32_le(t.rsdp + 16), "RSDT");
+    n = (ld32_le(t.xsdt + 4) - 36) / 8;
+    g_assert_cmpuint(n, ==, (ld32_le(t.rsdt + 4) - 36) / 4);
     for (unsigned i = 0; i < n; i++) {
-        uint64_t a = get64(t.xsdt + 36 + 8 * i);
+        uint64_t a = ld64_le(t.xsdt + 36 + 8 * i);
         const uint8_t *p = machine_gpa_to_hva(m, a, 4);
-        g_assert_cmphex(get32(t.rsdt + 36 + 4 * i), ==, a);
+        g_assert_cmphex(ld32_le(t.rsdt + 36 + 4 * i), ==, a);
         g_assert_nonnull(p);
         if (!memcmp(p, "FACP", 4)) {
             t.fadt = table(m, a, "FACP");
         } else if (!memcmp(p, "APIC", 4)) {
             t.madt = table(m, a, "APIC");
+        } else if (!memcmp(p, "MCFG", 4)) {
+            t.mcfg = table(m, a, "MCFG");
         } else {
             g_error("unexpected table %.4s in the XSDT", (const char *)p);
         }
@@ -126,46 +93,46 @@ static Tables parse(Machine *m)
     g_assert_nonnull(t.fadt);
     g_assert_nonnull(t.madt);
     /* 64-bit pointers only: the 32-bit ones must be zero when they are set. */
-    g_assert_cmphex(get32(t.fadt + 36), ==, 0);
-    g_assert_cmphex(get32(t.fadt + 40), ==, 0);
-    t.dsdt = table(m, get64(t.fadt + 140), "DSDT");
-    g_assert_cmphex(get64(t.fadt + 132) % 64, ==, 0);
-    t.facs = machine_gpa_to_hva(m, get64(t.fadt + 132), 64);
+    g_assert_cmphex(ld32_le(t.fadt + 36), ==, 0);
+    g_assert_cmphex(ld32_le(t.fadt + 40), ==, 0);
+    t.dsdt = table(m, ld64_le(t.fadt + 140), "DSDT");
+    g_assert_cmphex(ld64_le(t.fadt + 132) % 64, ==, 0);
+    t.facs = machine_gpa_to_hva(m, ld64_le(t.fadt + 132), 64);
     g_assert_nonnull(t.facs);
     g_assert_cmpmem(t.facs, 4, "FACS", 4);
-    g_assert_cmpuint(get32(t.facs + 4), ==, 64);
+    g_assert_cmpuint(ld32_le(t.facs + 4), ==, 64);
     return t;
 }
 
 static void check_fadt(const uint8_t *f)
 {
-    g_assert_cmpuint(get32(f + 4), ==, 276);
+    g_assert_cmpuint(ld32_le(f + 4), ==, 276);
     g_assert_cmpuint(f[8], ==, 6);
-    g_assert_cmpuint(get16(f + 46), ==, 9);            /* SCI_INT */
-    g_assert_cmphex(get32(f + 48), ==, 0);             /* SMI_CMD: always ACPI mode */
-    g_assert_cmphex(get32(f + 56), ==, 0x600);         /* PM1a_EVT_BLK */
-    g_assert_cmphex(get32(f + 64), ==, 0x604);         /* PM1a_CNT_BLK */
-    g_assert_cmphex(get32(f + 76), ==, 0x608);         /* PM_TMR_BLK */
+    g_assert_cmpuint(ld16_le(f + 46), ==, 9);            /* SCI_INT */
+    g_assert_cmphex(ld32_le(f + 48), ==, 0);             /* SMI_CMD: always ACPI mode */
+    g_assert_cmphex(ld32_le(f + 56), ==, 0x600);         /* PM1a_EVT_BLK */
+    g_assert_cmphex(ld32_le(f + 64), ==, 0x604);         /* PM1a_CNT_BLK */
+    g_assert_cmphex(ld32_le(f + 76), ==, 0x608);         /* PM_TMR_BLK */
     g_assert_cmpuint(f[88], ==, 4);
     g_assert_cmpuint(f[89], ==, 2);
     g_assert_cmpuint(f[91], ==, 4);
-    g_assert_cmphex(get16(f + 109), ==, 0x3);          /* LEGACY_DEVICES | 8042 */
-    g_assert_cmphex(get32(f + 112) & (1u << 10), !=, 0); /* RESET_REG_SUP */
-    g_assert_cmphex(get32(f + 112) & (1u << 20), ==, 0); /* not HW_REDUCED_ACPI */
+    g_assert_cmphex(ld16_le(f + 109), ==, 0x3);          /* LEGACY_DEVICES | 8042 */
+    g_assert_cmphex(ld32_le(f + 112) & (1u << 10), !=, 0); /* RESET_REG_SUP */
+    g_assert_cmphex(ld32_le(f + 112) & (1u << 20), ==, 0); /* not HW_REDUCED_ACPI */
     g_assert_cmpuint(f[116], ==, 1);                   /* RESET_REG: system I/O */
     g_assert_cmpuint(f[117], ==, 8);
-    g_assert_cmphex(get64(f + 120), ==, 0xcf9);
+    g_assert_cmphex(ld64_le(f + 120), ==, 0xcf9);
     g_assert_cmphex(f[128], ==, 0x06);
 }
 
 static void check_madt(const uint8_t *t, unsigned ncpus)
 {
-    uint32_t len = get32(t + 4);
+    uint32_t len = ld32_le(t + 4);
     unsigned lapics = 0, ioapics = 0, nmis = 0;
     bool irq0 = false, sci = false;
 
-    g_assert_cmphex(get32(t + 36), ==, 0xfee00000u);
-    g_assert_cmphex(get32(t + 40) & 1, ==, 1);         /* PCAT_COMPAT */
+    g_assert_cmphex(ld32_le(t + 36), ==, 0xfee00000u);
+    g_assert_cmphex(ld32_le(t + 40) & 1, ==, 1);         /* PCAT_COMPAT */
     for (uint32_t off = 44; off < len;) {
         const uint8_t *e = t + off;
         g_assert_cmpuint(e[1], >=, 2);
@@ -175,26 +142,26 @@ static void check_madt(const uint8_t *t, unsigned ncpus)
             g_assert_cmpuint(e[1], ==, 8);
             g_assert_cmpuint(e[2], ==, lapics);        /* UID */
             g_assert_cmpuint(e[3], ==, lapics);        /* APIC ID */
-            g_assert_cmphex(get32(e + 4) & 1, ==, 1);  /* enabled */
+            g_assert_cmphex(ld32_le(e + 4) & 1, ==, 1);  /* enabled */
             lapics++;
             break;
         case 1:
             g_assert_cmpuint(e[1], ==, 12);
             g_assert_cmpuint(e[2], ==, 0);
-            g_assert_cmphex(get32(e + 4), ==, 0xfec00000u);
-            g_assert_cmpuint(get32(e + 8), ==, 0);
+            g_assert_cmphex(ld32_le(e + 4), ==, 0xfec00000u);
+            g_assert_cmpuint(ld32_le(e + 8), ==, 0);
             ioapics++;
             break;
         case 2:
             g_assert_cmpuint(e[1], ==, 10);
             if (e[3] == 0) {
-                g_assert_cmpuint(get32(e + 4), ==, 2);
-                g_assert_cmphex(get16(e + 8) & 0xc, !=, 0xc);   /* not level */
+                g_assert_cmpuint(ld32_le(e + 4), ==, 2);
+                g_assert_cmphex(ld16_le(e + 8) & 0xc, !=, 0xc);   /* not level */
                 irq0 = true;
             } else {
                 g_assert_cmpuint(e[3], ==, 9);
-                g_assert_cmpuint(get32(e + 4), ==, 9);
-                g_assert_cmphex(get16(e + 8), ==, 0xd);         /* level, active high */
+                g_assert_cmpuint(ld32_le(e + 4), ==, 9);
+                g_assert_cmphex(ld16_le(e + 8), ==, 0xd);         /* level, active high */
                 sci = true;
             }
             break;
@@ -219,7 +186,7 @@ static void check_dsdt(const uint8_t *t)
 {
     static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04,
                                   0x00, 0x00, 0x00, 0x00 };
-    uint32_t len = get32(t + 4);
+    uint32_t len = ld32_le(t + 4);
 
     g_assert_cmpuint(t[8], ==, 2);
     g_assert_nonnull(memmem(t + 36, len - 36, s5, sizeof(s5)));
@@ -230,7 +197,7 @@ static void test_tables(void)
     const unsigned counts[] = { 1, 2, 3, 8, 64 };
 
     for (unsigned i = 0; i < G_N_ELEMENTS(counts); i++) {
-        Machine *m = machine_new(16 * MiB, counts[i]);
+        Machine *m = ram_machine_new(16 * MiB, counts[i]);
         g_autoptr(GError) err = NULL;
         Tables t;
 
@@ -241,14 +208,14 @@ static void test_tables(void)
         check_fadt(t.fadt);
         check_madt(t.madt, counts[i]);
         check_dsdt(t.dsdt);
-        machine_destroy(m);
+        ram_machine_free(m);
     }
 }
 
 /* Reset restores the tables from the ROM list; a broken RSDP is not one. */
 static void test_reset_and_rsdp_check(void)
 {
-    Machine *m = machine_new(16 * MiB, 4);
+    Machine *m = ram_machine_new(16 * MiB, 4);
     g_autoptr(GError) err = NULL;
     uint8_t *area;
 
@@ -259,12 +226,12 @@ static void test_reset_and_rsdp_check(void)
     memset(area, 0xee, 0x1000);
     machine_roms_reload(m);
     check_madt(parse(m).madt, 4);
-    machine_destroy(m);
+    ram_machine_free(m);
 }
 
 static void test_errors(void)
 {
-    Machine *m = machine_new(16 * MiB, 0);
+    Machine *m = ram_machine_new(16 * MiB, 0);
     g_autoptr(GError) err = NULL;
 
     g_assert_false(acpi_build(m, &err));
@@ -273,13 +240,90 @@ static void test_errors(void)
     m->ncpus = MACHINE_MAX_CPUS + 1;
     g_assert_false(acpi_build(m, &err));
     g_clear_error(&err);
-    machine_destroy(m);
+    ram_machine_free(m);
 
-    m = machine_new(512 * 1024, 1);
+    m = ram_machine_new(512 * 1024, 1);
     g_assert_false(acpi_build(m, &err));
     g_assert_nonnull(strstr(err->message, "not guest RAM"));
     g_assert_null(m->roms);
-    machine_destroy(m);
+    ram_machine_free(m);
+}
+
+/* iasl -d one table; returns the disassembly (ASL text). */
+static char *iasl_disassemble(const char *iasl, const uint8_t *tab)
+{
+    g_autofree char *dir = g_dir_make_tmp("kemu-acpi-XXXXXX", NULL);
+    g_autofree char *name = g_strdup_printf("%.4s.dat", (const char *)tab);
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    g_autofree char *cmd = g_strdup_printf("%s -d %s", iasl, path);
+    g_autofree char *out = NULL, *errs = NULL;
+    g_autofree char *dsl = NULL;
+    char *text = NULL;
+    int status;
+
+    g_assert_true(g_file_set_contents(path, (const char *)tab, ld32_le(tab + 4), NULL));
+    g_assert_true(g_spawn_command_line_sync(cmd, &out, &errs, &status, NULL));
+    if (status != 0) {
+        g_error("iasl -d %s failed:\n%s%s", name, out, errs);
+    }
+    g_unlink(path);
+    path[strlen(path) - 3] = 0;
+    dsl = g_strconcat(path, "dsl", NULL);
+    g_assert_true(g_file_get_contents(dsl, &text, NULL, NULL));
+    g_unlink(dsl);
+    g_rmdir(dir);
+    return text;
+}
+
+/* A machine with the PCI host bridge: PCI0 in the DSDT, and an MCFG. */
+static void test_pci(void)
+{
+    static const uint8_t pnp0a08[] = { 0x41, 0xd0, 0x0a, 0x08 };
+    static const uint8_t pnp0c02[] = { 0x41, 0xd0, 0x0c, 0x02 };
+    g_autofree char *iasl = g_find_program_in_path("iasl");
+    Machine *m = ram_machine_new(16 * MiB, 1);
+    g_autoptr(GError) err = NULL;
+    Tables t;
+    uint32_t len;
+
+    m->pio = iobus_new("pio");
+    m->mmio = iobus_new("mmio");
+    g_assert_true(pci_host_create(m, &err));
+    g_assert_true(acpi_build(m, &err));
+    g_assert_no_error(err);
+    t = parse(m);
+    check_dsdt(t.dsdt);
+    g_assert_nonnull(t.mcfg);
+    g_assert_cmpuint(ld32_le(t.mcfg + 4), ==, 36 + 8 + 16);
+    g_assert_cmphex(ld64_le(t.mcfg + 44), ==, PCI_ECAM_BASE);
+    g_assert_cmpuint(ld16_le(t.mcfg + 52), ==, 0);
+    g_assert_cmpuint(t.mcfg[54], ==, 0);
+    g_assert_cmpuint(t.mcfg[55], ==, 255);
+    len = ld32_le(t.dsdt + 4);
+    g_assert_nonnull(memmem(t.dsdt, len, "PCI0", 4));
+    g_assert_nonnull(memmem(t.dsdt, len, "_PRT", 4));
+    g_assert_nonnull(memmem(t.dsdt, len, pnp0a08, sizeof(pnp0a08)));
+    g_assert_nonnull(memmem(t.dsdt, len, pnp0c02, sizeof(pnp0c02)));
+    if (iasl) {
+        g_autofree char *dsdt = iasl_disassemble(iasl, t.dsdt);
+        g_autofree char *mcfg = iasl_disassemble(iasl, t.mcfg);
+        static const char *const want[] = {
+            "Device (PCI0)", "EisaId (\"PNP0A08\")", "EisaId (\"PNP0A03\")",
+            "WordBusNumber", "0x0CF7", "0x0D00", "DWordMemory", "0xC0000000", "0xDFFFFFFF",
+            "Name (_PRT, Package (0x7C)", "0x001FFFFF", "EisaId (\"PNP0C02\")",
+            "Memory32Fixed (ReadWrite,", "0xE0000000", "0x10000000",
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(want); i++) {
+            if (!strstr(dsdt, want[i])) {
+                g_error("DSDT disassembly lacks \"%s\":\n%s", want[i], dsdt);
+            }
+        }
+        g_assert_nonnull(strstr(mcfg, "00000000E0000000"));
+    }
+    devices_free(m);
+    iobus_free(m->pio);
+    iobus_free(m->mmio);
+    ram_machine_free(m);
 }
 
 /* iasl -d (Debian's acpica-tools) must disassemble every table cleanly. */
@@ -295,7 +339,7 @@ static void test_iasl(void)
         g_test_skip("iasl is not installed (Debian package acpica-tools)");
         return;
     }
-    m = machine_new(16 * MiB, 2);
+    m = ram_machine_new(16 * MiB, 2);
     g_assert_true(acpi_build(m, NULL));
     t = parse(m);
     tabs[0] = t.fadt;
@@ -311,7 +355,7 @@ static void test_iasl(void)
         int status;
 
         g_assert_true(g_file_set_contents(path, (const char *)tabs[i],
-                                          get32(tabs[i] + 4), NULL));
+                                          ld32_le(tabs[i] + 4), NULL));
         g_assert_true(g_spawn_command_line_sync(cmd, &out, &errs, &status, NULL));
         if (status != 0) {
             g_error("iasl -d %s failed:\n%s%s", name, out, errs);
@@ -323,7 +367,7 @@ static void test_iasl(void)
         g_unlink(cmd);
     }
     g_rmdir(dir);
-    machine_destroy(m);
+    ram_machine_free(m);
 }
 
 int main(int argc, char **argv)
@@ -333,5 +377,6 @@ int main(int argc, char **argv)
     g_test_add_func("/acpi/reset-and-rsdp-check", test_reset_and_rsdp_check);
     g_test_add_func("/acpi/errors", test_errors);
     g_test_add_func("/acpi/iasl", test_iasl);
+    g_test_add_func("/acpi/pci", test_pci);
     return g_test_run();
 }

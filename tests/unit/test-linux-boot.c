@@ -14,7 +14,9 @@
 #include "hw/x86/acpi-build.h"
 #include "hw/x86/e820.h"
 #include "hw/x86/linux.h"
+#include "kemu/bytes.h"
 #include "kemu/error.h"
+#include "ram-machine.h"
 
 #define MiB (1024 * 1024ull)
 #define KERNEL_PADDR 0x1000000ull
@@ -25,79 +27,6 @@
 #define DATA_PADDR (KERNEL_PADDR + 0x200000)
 #define SETUP_SECTS 4
 #define BP LINUX_BOOT_PARAMS_ADDR
-
-/* ---- little-endian helpers ------------------------------------------ */
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)v);
-    put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return get16(p) | ((uint32_t)get16(p + 2) << 16);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return get32(p) | ((uint64_t)get32(p + 4) << 32);
-}
-
-/* ---- machine ----------------------------------------------------------- */
-
-static Machine *machine_with_ram(uint64_t size)
-{
-    Machine *m = g_new0(Machine, 1);
-    g_autoptr(GError) err = NULL;
-
-    m->cfg.ram_size = size;
-    m->ncpus = 1;
-    g_assert_true(machine_ram_init(m, &err));
-    g_assert_no_error(err);
-    return m;
-}
-
-static unsigned nr_roms(Machine *m)
-{
-    return m->roms ? m->roms->len : 0;
-}
-
-static void machine_destroy(Machine *m)
-{
-    for (guint i = 0; i < nr_roms(m); i++) {
-        g_bytes_unref(g_array_index(m->roms, RomBlob, i).data);
-    }
-    if (m->roms) {
-        g_array_free(m->roms, TRUE);
-    }
-    machine_ram_free(m);
-    g_free(m);
-}
-
-static uint8_t *ram(Machine *m, uint64_t gpa, uint64_t len)
-{
-    uint8_t *p = machine_gpa_to_hva(m, gpa, len);
-    g_assert_nonnull(p);
-    return p;
-}
 
 /* ---- image builders ---------------------------------------------------- */
 
@@ -118,40 +47,40 @@ static Buf build_vmlinux(bool is64)
     e[4] = is64 ? 2 : 1;
     e[5] = 1;
     e[6] = 1;
-    put16(e + 16, 2);                      /* ET_EXEC */
-    put16(e + 18, is64 ? 62 : 3);
-    put32(e + 20, 1);
+    st16_le(e + 16, 2);                      /* ET_EXEC */
+    st16_le(e + 18, is64 ? 62 : 3);
+    st32_le(e + 20, 1);
     if (!is64) {
         /* Minimal ELF32 with one segment at 16 MiB. */
-        put32(e + 24, (uint32_t)KERNEL_PADDR);
-        put32(e + 28, 52);
-        put16(e + 40, 52);
-        put16(e + 42, 32);
-        put16(e + 44, 1);
+        st32_le(e + 24, (uint32_t)KERNEL_PADDR);
+        st32_le(e + 28, 52);
+        st16_le(e + 40, 52);
+        st16_le(e + 42, 32);
+        st16_le(e + 44, 1);
         uint8_t *ph = e + 52;
-        put32(ph, 1);
-        put32(ph + 4, (uint32_t)text_off);
-        put32(ph + 8, (uint32_t)KERNEL_PADDR);
-        put32(ph + 12, (uint32_t)KERNEL_PADDR);
-        put32(ph + 16, TEXT_SIZE);
-        put32(ph + 20, TEXT_SIZE);
-        put32(ph + 24, 5);
+        st32_le(ph, 1);
+        st32_le(ph + 4, (uint32_t)text_off);
+        st32_le(ph + 8, (uint32_t)KERNEL_PADDR);
+        st32_le(ph + 12, (uint32_t)KERNEL_PADDR);
+        st32_le(ph + 16, TEXT_SIZE);
+        st32_le(ph + 20, TEXT_SIZE);
+        st32_le(ph + 24, 5);
         return b;
     }
-    put64(e + 24, KERNEL_PADDR);           /* e_entry: phys_startup_64 */
-    put64(e + 32, phoff);
-    put16(e + 52, 64);
-    put16(e + 54, 56);
-    put16(e + 56, 2);
+    st64_le(e + 24, KERNEL_PADDR);           /* e_entry: phys_startup_64 */
+    st64_le(e + 32, phoff);
+    st16_le(e + 52, 64);
+    st16_le(e + 54, 56);
+    st16_le(e + 56, 2);
     for (int i = 0; i < 2; i++) {
         uint8_t *ph = e + phoff + 56 * i;
-        put32(ph, 1);                      /* PT_LOAD */
-        put32(ph + 4, i ? 6 : 5);          /* RW / RX */
-        put64(ph + 8, i ? data_off : text_off);
-        put64(ph + 16, KERNEL_VADDR + (i ? 0x200000 : 0));
-        put64(ph + 24, i ? DATA_PADDR : KERNEL_PADDR);
-        put64(ph + 32, i ? DATA_FILESZ : TEXT_SIZE);
-        put64(ph + 40, i ? DATA_MEMSZ : TEXT_SIZE);
+        st32_le(ph, 1);                      /* PT_LOAD */
+        st32_le(ph + 4, i ? 6 : 5);          /* RW / RX */
+        st64_le(ph + 8, i ? data_off : text_off);
+        st64_le(ph + 16, KERNEL_VADDR + (i ? 0x200000 : 0));
+        st64_le(ph + 24, i ? DATA_PADDR : KERNEL_PADDR);
+        st64_le(ph + 32, i ? DATA_FILESZ : TEXT_SIZE);
+        st64_le(ph + 40, i ? DATA_MEMSZ : TEXT_SIZE);
     }
     memset(b.data + text_off, 0xcc, TEXT_SIZE);
     memset(b.data + data_off, 0xda, DATA_FILESZ);
@@ -187,7 +116,7 @@ static Buf compress_payload(const Buf *in, Payload how)
         out.len = in->len;
     }
     /* The size word the kernel build appends. */
-    put32(out.data + out.len, (uint32_t)in->len);
+    st32_le(out.data + out.len, (uint32_t)in->len);
     out.len += 4;
     return out;
 }
@@ -201,22 +130,22 @@ static Buf build_bzimage_from(const Buf *payload, uint16_t version)
     uint8_t *h = b.data;
 
     h[0x1f1] = SETUP_SECTS;
-    put16(h + 0x1fe, 0xaa55);
+    st16_le(h + 0x1fe, 0xaa55);
     h[0x200] = 0xeb;                       /* jmp short over the header */
     h[0x201] = 0x6a;                       /* header ends at 0x26c, as in 6.1 */
     memcpy(h + 0x202, "HdrS", 4);
-    put16(h + 0x206, version);
+    st16_le(h + 0x206, version);
     h[0x211] = 0x01;                       /* LOADED_HIGH */
-    put32(h + 0x214, 0x100000);
-    put32(h + 0x22c, 0x7fffffff);          /* initrd_addr_max */
-    put32(h + 0x230, 0x200000);
+    st32_le(h + 0x214, 0x100000);
+    st32_le(h + 0x22c, 0x7fffffff);          /* initrd_addr_max */
+    st32_le(h + 0x230, 0x200000);
     h[0x234] = 1;
-    put16(h + 0x236, 0x7f);                /* xloadflags */
-    put32(h + 0x238, 2047);                /* cmdline_size */
-    put32(h + 0x248, (uint32_t)poff);
-    put32(h + 0x24c, (uint32_t)payload->len);
-    put64(h + 0x258, KERNEL_PADDR);        /* pref_address */
-    put32(h + 0x260, 0x2000000);           /* init_size */
+    st16_le(h + 0x236, 0x7f);                /* xloadflags */
+    st32_le(h + 0x238, 2047);                /* cmdline_size */
+    st32_le(h + 0x248, (uint32_t)poff);
+    st32_le(h + 0x24c, (uint32_t)payload->len);
+    st64_le(h + 0x258, KERNEL_PADDR);        /* pref_address */
+    st32_le(h + 0x260, 0x2000000);           /* init_size */
     memcpy(b.data + setup + poff, payload->data, payload->len);
     return b;
 }
@@ -237,14 +166,14 @@ static Buf build_bzimage(Payload how)
 /* Walk the loader's page tables for @va: 4-level, 2 MiB pages. */
 static uint64_t walk(Machine *m, uint64_t cr3, uint64_t va)
 {
-    uint64_t pml4e = get64(ram(m, cr3 + 8 * ((va >> 39) & 511), 8));
+    uint64_t pml4e = ld64_le(guest_ram(m, cr3 + 8 * ((va >> 39) & 511), 8));
     uint64_t pdpte, pde;
 
     g_assert_true(pml4e & 1);
-    pdpte = get64(ram(m, (pml4e & ~0xfffull) + 8 * ((va >> 30) & 511), 8));
+    pdpte = ld64_le(guest_ram(m, (pml4e & ~0xfffull) + 8 * ((va >> 30) & 511), 8));
     g_assert_true(pdpte & 1);
     g_assert_false(pdpte & 0x80);
-    pde = get64(ram(m, (pdpte & ~0xfffull) + 8 * ((va >> 21) & 511), 8));
+    pde = ld64_le(guest_ram(m, (pdpte & ~0xfffull) + 8 * ((va >> 21) & 511), 8));
     g_assert_cmphex(pde & 0x83, ==, 0x83);  /* present, writable, 2 MiB */
     return (pde & ~0x1fffffull) + (va & 0x1fffff);
 }
@@ -270,9 +199,9 @@ static void check_cpu_state(Machine *m)
     }
     /* The GDT holds what the selectors say. */
     g_assert_cmpuint(s->gdt.limit, >=, 0x1f);
-    gdt = ram(m, s->gdt.base, 0x20);
-    g_assert_cmphex(get64(gdt + 0x10), ==, 0x00af9b000000ffffull);
-    g_assert_cmphex(get64(gdt + 0x18), ==, 0x00cf93000000ffffull);
+    gdt = guest_ram(m, s->gdt.base, 0x20);
+    g_assert_cmphex(ld64_le(gdt + 0x10), ==, 0x00af9b000000ffffull);
+    g_assert_cmphex(ld64_le(gdt + 0x18), ==, 0x00cf93000000ffffull);
     /* Identity map over the kernel, boot_params, command line, and up to 4 GiB. */
     g_assert_cmphex(walk(m, s->cr3, KERNEL_PADDR + 0x123), ==, KERNEL_PADDR + 0x123);
     g_assert_cmphex(walk(m, s->cr3, BP), ==, BP);
@@ -282,8 +211,8 @@ static void check_cpu_state(Machine *m)
 
 static void check_kernel_bytes(Machine *m)
 {
-    const uint8_t *text = ram(m, KERNEL_PADDR, TEXT_SIZE);
-    const uint8_t *data = ram(m, DATA_PADDR, DATA_MEMSZ);
+    const uint8_t *text = guest_ram(m, KERNEL_PADDR, TEXT_SIZE);
+    const uint8_t *data = guest_ram(m, DATA_PADDR, DATA_MEMSZ);
 
     for (unsigned i = 0; i < TEXT_SIZE; i++) {
         g_assert_cmphex(text[i], ==, 0xcc);
@@ -295,25 +224,25 @@ static void check_kernel_bytes(Machine *m)
 
 static void check_params(Machine *m, const char *cmdline, uint16_t version)
 {
-    const uint8_t *bp = ram(m, BP, 4096);
+    const uint8_t *bp = guest_ram(m, BP, 4096);
     E820Entry want[E820_MAX_ENTRIES];
     unsigned n = e820_build(m, want);
 
     g_assert_true(memcmp(bp + 0x202, "HdrS", 4) == 0);
-    g_assert_cmphex(get16(bp + 0x206), ==, version);
+    g_assert_cmphex(ld16_le(bp + 0x206), ==, version);
     g_assert_cmphex(bp[0x210], ==, 0xff);                 /* type_of_loader */
     g_assert_cmphex(bp[0x211] & 0x81, ==, 0x81);          /* LOADED_HIGH | CAN_USE_HEAP */
     g_assert_cmphex(bp[0x1ef], ==, 0);                    /* sentinel */
-    g_assert_cmphex(get32(bp + 0x228), ==, LINUX_CMDLINE_ADDR);
-    g_assert_cmpstr((char *)ram(m, LINUX_CMDLINE_ADDR, 1), ==, cmdline);
-    g_assert_cmphex(get64(bp + 0x070), ==, ACPI_RSDP_ADDR);
+    g_assert_cmphex(ld32_le(bp + 0x228), ==, LINUX_CMDLINE_ADDR);
+    g_assert_cmpstr((char *)guest_ram(m, LINUX_CMDLINE_ADDR, 1), ==, cmdline);
+    g_assert_cmphex(ld64_le(bp + 0x070), ==, ACPI_RSDP_ADDR);
     g_assert_cmphex(acpi_rsdp_addr(m), ==, ACPI_RSDP_ADDR);
     g_assert_cmpuint(bp[0x1e8], ==, n);
     for (unsigned i = 0; i < n; i++) {
         const uint8_t *e = bp + 0x2d0 + 20 * i;
-        g_assert_cmphex(get64(e), ==, want[i].addr);
-        g_assert_cmphex(get64(e + 8), ==, want[i].size);
-        g_assert_cmpuint(get32(e + 16), ==, want[i].type);
+        g_assert_cmphex(ld64_le(e), ==, want[i].addr);
+        g_assert_cmphex(ld64_le(e + 8), ==, want[i].size);
+        g_assert_cmpuint(ld32_le(e + 16), ==, want[i].type);
     }
 }
 
@@ -324,7 +253,7 @@ static void test_bzimage_formats(void)
     const Payload formats[] = { PAY_GZIP, PAY_XZ, PAY_ZSTD };
 
     for (unsigned i = 0; i < G_N_ELEMENTS(formats); i++) {
-        Machine *m = machine_with_ram(64 * MiB);
+        Machine *m = ram_machine_new(64 * MiB, 1);
         g_autoptr(GError) err = NULL;
         Buf bz = build_bzimage(formats[i]);
 
@@ -335,31 +264,31 @@ static void test_bzimage_formats(void)
         check_params(m, "console=ttyS0 quiet", 0x020f);
         check_cpu_state(m);
         /* The rest of the file's setup header made it across. */
-        g_assert_cmphex(get32(ram(m, BP + 0x260, 4)), ==, 0x2000000);
-        g_assert_cmpuint(get32(ram(m, BP + 0x218, 4)), ==, 0);   /* no initrd */
+        g_assert_cmphex(ld32_le(guest_ram(m, BP + 0x260, 4)), ==, 0x2000000);
+        g_assert_cmpuint(ld32_le(guest_ram(m, BP + 0x218, 4)), ==, 0);   /* no initrd */
         g_free(bz.data);
-        machine_destroy(m);
+        ram_machine_free(m);
     }
 }
 
 /* Guest RAM is restored from the ROM list on reset. */
 static void test_reset_reload(void)
 {
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 1);
     g_autoptr(GError) err = NULL;
     Buf bz = build_bzimage(PAY_GZIP);
 
     g_assert_true(linux_load_bzimage(m, bz.data, bz.len, "x", NULL, &err));
-    memset(ram(m, 0, 0x30000), 0x55, 0x30000);
-    memset(ram(m, KERNEL_PADDR, TEXT_SIZE), 0x55, TEXT_SIZE);
-    memset(ram(m, DATA_PADDR, DATA_MEMSZ), 0x55, DATA_MEMSZ);
-    memset(ram(m, ACPI_AREA_START, 0x100), 0, 0x100);
+    memset(guest_ram(m, 0, 0x30000), 0x55, 0x30000);
+    memset(guest_ram(m, KERNEL_PADDR, TEXT_SIZE), 0x55, TEXT_SIZE);
+    memset(guest_ram(m, DATA_PADDR, DATA_MEMSZ), 0x55, DATA_MEMSZ);
+    memset(guest_ram(m, ACPI_AREA_START, 0x100), 0, 0x100);
     machine_roms_reload(m);
     check_kernel_bytes(m);
     check_params(m, "x", 0x020f);
     check_cpu_state(m);
     g_free(bz.data);
-    machine_destroy(m);
+    ram_machine_free(m);
 }
 
 static char *write_tmp(const char *dir, const char *name, const void *data, size_t len)
@@ -378,7 +307,7 @@ static void test_load_kernel_dispatch(void)
     g_autofree char *pe = write_tmp(dir, "vmlinux", elf.data, elf.len);
     g_autofree char *pe32 = write_tmp(dir, "vmlinux32", elf32.data, elf32.len);
     g_autofree char *pb = write_tmp(dir, "bzImage", bz.data, bz.len);
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 1);
     g_autoptr(GError) err = NULL;
 
     g_assert_true(loader_load_kernel(m, pe, "root=/dev/vda", NULL, &err));
@@ -386,21 +315,21 @@ static void test_load_kernel_dispatch(void)
     check_kernel_bytes(m);
     check_params(m, "root=/dev/vda", 0x020f);
     check_cpu_state(m);
-    g_assert_cmpuint(get32(ram(m, BP + 0x238, 4)), ==, 2047);
-    g_assert_cmphex(get16(ram(m, BP + 0x1fe, 2)), ==, 0xaa55);
-    machine_destroy(m);
+    g_assert_cmpuint(ld32_le(guest_ram(m, BP + 0x238, 4)), ==, 2047);
+    g_assert_cmphex(ld16_le(guest_ram(m, BP + 0x1fe, 2)), ==, 0xaa55);
+    ram_machine_free(m);
 
-    m = machine_with_ram(64 * MiB);
+    m = ram_machine_new(64 * MiB, 1);
     g_assert_true(loader_load_kernel(m, pb, NULL, NULL, &err));
     check_params(m, "", 0x020f);
-    machine_destroy(m);
+    ram_machine_free(m);
 
-    m = machine_with_ram(64 * MiB);
+    m = ram_machine_new(64 * MiB, 1);
     g_assert_false(loader_load_kernel(m, pe32, NULL, NULL, &err));
     g_assert_nonnull(strstr(err->message, pe32));
     g_assert_nonnull(strstr(err->message, "only 64-bit Linux kernels"));
-    g_assert_cmpuint(nr_roms(m), ==, 0);
-    machine_destroy(m);
+    g_assert_cmpuint(ram_machine_nr_roms(m), ==, 0);
+    ram_machine_free(m);
 
     g_unlink(pe);
     g_unlink(pe32);
@@ -418,7 +347,7 @@ static void test_initrd(void)
     g_autofree uint8_t *data = g_malloc(len);
     g_autofree char *path = NULL;
     Buf bz = build_bzimage(PAY_GZIP);
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 1);
     g_autoptr(GError) err = NULL;
     uint32_t addr;
 
@@ -428,36 +357,36 @@ static void test_initrd(void)
     path = write_tmp(dir, "initrd", data, len);
     g_assert_true(linux_load_bzimage(m, bz.data, bz.len, "", path, &err));
     g_assert_no_error(err);
-    addr = get32(ram(m, BP + 0x218, 4));
-    g_assert_cmpuint(get32(ram(m, BP + 0x21c, 4)), ==, len);
+    addr = ld32_le(guest_ram(m, BP + 0x218, 4));
+    g_assert_cmpuint(ld32_le(guest_ram(m, BP + 0x21c, 4)), ==, len);
     g_assert_cmphex(addr & 0xfff, ==, 0);
     g_assert_cmpuint(addr + len, <=, 64 * MiB);
     g_assert_cmpuint(addr + len, >, 64 * MiB - 4096);     /* as high as possible */
-    g_assert_true(memcmp(ram(m, addr, len), data, len) == 0);
-    machine_destroy(m);
+    g_assert_true(memcmp(guest_ram(m, addr, len), data, len) == 0);
+    ram_machine_free(m);
 
     /* initrd_addr_max (the last byte it may use) is honoured. */
-    put32(bz.data + 0x22c, 48 * MiB - 1);
-    m = machine_with_ram(64 * MiB);
+    st32_le(bz.data + 0x22c, 48 * MiB - 1);
+    m = ram_machine_new(64 * MiB, 1);
     g_assert_true(linux_load_bzimage(m, bz.data, bz.len, "", path, &err));
-    addr = get32(ram(m, BP + 0x218, 4));
+    addr = ld32_le(guest_ram(m, BP + 0x218, 4));
     g_assert_cmpuint(addr + len, <=, 48 * MiB);
     g_assert_cmpuint(addr + len, >, 48 * MiB - 4096);
-    machine_destroy(m);
+    ram_machine_free(m);
 
     /* No room above the kernel: refused, nothing written. */
-    put32(bz.data + 0x22c, KERNEL_PADDR + 0x280000);
-    m = machine_with_ram(64 * MiB);
+    st32_le(bz.data + 0x22c, KERNEL_PADDR + 0x280000);
+    m = ram_machine_new(64 * MiB, 1);
     g_assert_false(linux_load_bzimage(m, bz.data, bz.len, "", path, &err));
     g_assert_nonnull(strstr(err->message, "does not fit"));
-    g_assert_cmpuint(nr_roms(m), ==, 0);
+    g_assert_cmpuint(ram_machine_nr_roms(m), ==, 0);
     g_clear_error(&err);
-    machine_destroy(m);
+    ram_machine_free(m);
 
-    m = machine_with_ram(64 * MiB);
+    m = ram_machine_new(64 * MiB, 1);
     g_assert_false(linux_load_bzimage(m, bz.data, bz.len, "", "/nonexistent/initrd", &err));
     g_assert_nonnull(strstr(err->message, "could not read initrd"));
-    machine_destroy(m);
+    ram_machine_free(m);
 
     g_unlink(path);
     g_rmdir(dir);
@@ -467,18 +396,18 @@ static void test_initrd(void)
 static void test_cmdline_limit(void)
 {
     Buf bz = build_bzimage(PAY_GZIP);
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 1);
     g_autoptr(GError) err = NULL;
 
-    put32(bz.data + 0x238, 16);
+    st32_le(bz.data + 0x238, 16);
     g_assert_true(linux_load_bzimage(m, bz.data, bz.len, "0123456789abcdef", NULL, &err));
-    machine_destroy(m);
-    m = machine_with_ram(64 * MiB);
+    ram_machine_free(m);
+    m = ram_machine_new(64 * MiB, 1);
     g_assert_false(linux_load_bzimage(m, bz.data, bz.len, "0123456789abcdefg", NULL, &err));
     g_assert_cmpstr(err->message, ==, "the kernel command line is 17 bytes long; this "
                     "kernel accepts at most 16");
-    g_assert_cmpuint(nr_roms(m), ==, 0);
-    machine_destroy(m);
+    g_assert_cmpuint(ram_machine_nr_roms(m), ==, 0);
+    ram_machine_free(m);
     g_free(bz.data);
 }
 
@@ -486,15 +415,15 @@ static void test_cmdline_limit(void)
 
 typedef void (*Mutate)(Buf *b);
 
-static void mut_old_version(Buf *b) { put16(b->data + 0x206, 0x0207); }
-static void mut_boot_flag(Buf *b) { put16(b->data + 0x1fe, 0); }
+static void mut_old_version(Buf *b) { st16_le(b->data + 0x206, 0x0207); }
+static void mut_boot_flag(Buf *b) { st16_le(b->data + 0x1fe, 0); }
 static void mut_setup_sects(Buf *b) { b->data[0x1f1] = 0xff; }
 static void mut_short(Buf *b) { b->len = 0x240; }
-static void mut_payload_off(Buf *b) { put32(b->data + 0x248, 0xfffffff0u); }
-static void mut_payload_len(Buf *b) { put32(b->data + 0x24c, (uint32_t)b->len); }
-static void mut_payload_zero(Buf *b) { put32(b->data + 0x24c, 0); }
+static void mut_payload_off(Buf *b) { st32_le(b->data + 0x248, 0xfffffff0u); }
+static void mut_payload_len(Buf *b) { st32_le(b->data + 0x24c, (uint32_t)b->len); }
+static void mut_payload_zero(Buf *b) { st32_le(b->data + 0x24c, 0); }
 static void mut_payload_junk(Buf *b) { memset(b->data + 0xb00, 0x42, 16); }
-static void mut_payload_cut(Buf *b) { put32(b->data + 0x24c, get32(b->data + 0x24c) / 2); }
+static void mut_payload_cut(Buf *b) { st32_le(b->data + 0x24c, ld32_le(b->data + 0x24c) / 2); }
 static void mut_jump_offset(Buf *b) { b->data[0x201] = 0xff; }
 
 static Buf build_with(const Buf *elf, Payload how)
@@ -507,12 +436,12 @@ static Buf build_with(const Buf *elf, Payload how)
 }
 
 /* ELF-level problems, wrapped in a valid bzImage. */
-static void elf_segment_low(Buf *e) { put64(e->data + 64 + 24, 0x90000); }
-static void elf_segment_high(Buf *e) { put64(e->data + 64 + 56 + 24, 64 * MiB - 0x1000); }
-static void elf_entry_outside(Buf *e) { put64(e->data + 24, 0x3000000); }
-static void elf_32bit(Buf *e) { put16(e->data + 18, 3); }   /* EM_386 */
+static void elf_segment_low(Buf *e) { st64_le(e->data + 64 + 24, 0x90000); }
+static void elf_segment_high(Buf *e) { st64_le(e->data + 64 + 56 + 24, 64 * MiB - 0x1000); }
+static void elf_entry_outside(Buf *e) { st64_le(e->data + 24, 0x3000000); }
+static void elf_32bit(Buf *e) { st16_le(e->data + 18, 3); }   /* EM_386 */
 static void elf_not_elf(Buf *e) { e->data[0] = 'X'; }
-static void elf_phnum(Buf *e) { put16(e->data + 56, 1000); }
+static void elf_phnum(Buf *e) { st16_le(e->data + 56, 1000); }
 
 static void test_hostile(void)
 {
@@ -541,7 +470,7 @@ static void test_hostile(void)
 
     for (unsigned i = 0; i < G_N_ELEMENTS(cases); i++) {
         Buf elf = build_vmlinux(true);
-        Machine *m = machine_with_ram(64 * MiB);
+        Machine *m = ram_machine_new(64 * MiB, 1);
         g_autoptr(GError) err = NULL;
         Buf bz;
         bool ok;
@@ -561,11 +490,11 @@ static void test_hostile(void)
             if (ok || !strstr(err->message, cases[i].msg)) {
                 g_error("case %s: %s", cases[i].name, err ? err->message : "loaded");
             }
-            g_assert_cmpuint(nr_roms(m), ==, 0);
+            g_assert_cmpuint(ram_machine_nr_roms(m), ==, 0);
         }
         g_free(bz.data);
         g_free(elf.data);
-        machine_destroy(m);
+        ram_machine_free(m);
     }
 }
 
@@ -574,7 +503,7 @@ static void test_payload_bomb(void)
 {
     Buf big = { g_malloc0(40 * MiB), 40 * MiB };
     Buf bz;
-    Machine *m = machine_with_ram(32 * MiB);
+    Machine *m = ram_machine_new(32 * MiB, 1);
     g_autoptr(GError) err = NULL;
 
     memcpy(big.data, "\177ELF", 4);
@@ -583,7 +512,7 @@ static void test_payload_bomb(void)
     g_assert_nonnull(strstr(err->message, "more than the limit"));
     g_free(big.data);
     g_free(bz.data);
-    machine_destroy(m);
+    ram_machine_free(m);
 }
 
 /* Random corruption of the header and payload: errors, never crashes. */
@@ -594,7 +523,7 @@ static void test_fuzz(void)
     unsigned loaded = 0;
 
     for (unsigned iter = 0; iter < 400; iter++) {
-        Machine *m = machine_with_ram(32 * MiB);
+        Machine *m = ram_machine_new(32 * MiB, 1);
         g_autoptr(GError) err = NULL;
         Buf bz = { g_memdup2(good.data, good.len), good.len };
         unsigned flips = 1 + g_rand_int_range(r, 0, 8);
@@ -611,7 +540,7 @@ static void test_fuzz(void)
             g_assert_nonnull(err);
         }
         g_free(bz.data);
-        machine_destroy(m);
+        ram_machine_free(m);
     }
     g_test_message("fuzz: %u of 400 mutated images still loaded", loaded);
     g_rand_free(r);
@@ -621,21 +550,21 @@ static void test_fuzz(void)
 /* Tables built by the board first are used, not rebuilt. */
 static void test_acpi_prebuilt(void)
 {
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 1);
     g_autoptr(GError) err = NULL;
     Buf bz = build_bzimage(PAY_GZIP);
     unsigned before;
 
     m->ncpus = 2;
     g_assert_true(acpi_build(m, &err));
-    before = nr_roms(m);
+    before = ram_machine_nr_roms(m);
     g_assert_true(linux_load_bzimage(m, bz.data, bz.len, "", NULL, &err));
-    for (guint i = before; i < nr_roms(m); i++) {
+    for (guint i = before; i < ram_machine_nr_roms(m); i++) {
         g_assert_cmphex(g_array_index(m->roms, RomBlob, i).gpa, !=, ACPI_AREA_START);
     }
-    g_assert_cmphex(get64(ram(m, BP + 0x070, 8)), ==, ACPI_RSDP_ADDR);
+    g_assert_cmphex(ld64_le(guest_ram(m, BP + 0x070, 8)), ==, ACPI_RSDP_ADDR);
     g_free(bz.data);
-    machine_destroy(m);
+    ram_machine_free(m);
 }
 
 /* A real kernel (KEMU_LINUX_KERNEL=/path/to/vmlinuz), e.g. Debian's 6.1. */
@@ -651,19 +580,19 @@ static void test_real_kernel(void)
                     "vmlinuz-6.1.0-*-amd64)");
         return;
     }
-    m = machine_with_ram(256 * MiB);
+    m = ram_machine_new(256 * MiB, 1);
     g_assert_true(loader_load_kernel(m, path, "console=ttyS0", NULL, &err));
     g_assert_no_error(err);
-    bp = ram(m, BP, 4096);
-    g_assert_cmphex(get16(bp + 0x206), >=, 0x020e);
-    g_assert_cmphex(get64(bp + 0x070), ==, ACPI_RSDP_ADDR);
+    bp = guest_ram(m, BP, 4096);
+    g_assert_cmphex(ld16_le(bp + 0x206), >=, 0x020e);
+    g_assert_cmphex(ld64_le(bp + 0x070), ==, ACPI_RSDP_ADDR);
     /* Debian: LOAD_PHYSICAL_ADDR 16 MiB, startup_64 at the start of .text. */
     g_assert_cmphex(m->boot_state.rip, ==, KERNEL_PADDR);
     g_assert_cmphex(m->boot_state.regs[R_ESI], ==, BP);
     /* startup_64 begins "lea rsp, [rip + ...]": 48 8d 25. */
-    g_assert_cmphex(get32(ram(m, KERNEL_PADDR, 4)) & 0xffffff, ==, 0x258d48);
-    g_assert_true(memcmp(ram(m, LINUX_CMDLINE_ADDR, 14), "console=ttyS0", 14) == 0);
-    machine_destroy(m);
+    g_assert_cmphex(ld32_le(guest_ram(m, KERNEL_PADDR, 4)) & 0xffffff, ==, 0x258d48);
+    g_assert_true(memcmp(guest_ram(m, LINUX_CMDLINE_ADDR, 14), "console=ttyS0", 14) == 0);
+    ram_machine_free(m);
 }
 
 int main(int argc, char **argv)

@@ -201,6 +201,15 @@ static bool try_fetch(CPU *cpu, uint64_t la)
     return true;
 }
 
+/* Assert that a @size-byte read of @la succeeds and gives @expect. */
+static void assert_reads(CPU *cpu, uint64_t la, unsigned size, uint64_t expect)
+{
+    uint64_t v;
+
+    g_assert_true(try_read(cpu, la, size, &v));
+    g_assert_cmphex(v, ==, expect);
+}
+
 static void assert_pf(CPU *cpu, uint64_t cr2, uint32_t err)
 {
     g_assert_cmpint(cpu->exc_vector, ==, EXC_PF);
@@ -250,7 +259,7 @@ static void setup_long(Fixture *f)
 static void test_long_translate(Fixture *f, gconstpointer data)
 {
     CPU *cpu = f->cpu;
-    uint64_t pa, v;
+    uint64_t pa;
 
     (void)data;
     setup_long(f);
@@ -265,8 +274,7 @@ static void test_long_translate(Fixture *f, gconstpointer data)
     g_assert_cmphex(*pa64(f, 0x10000) & A, ==, 0);
 
     *pa64(f, 0x200100) = 0x1122334455667788ull;
-    g_assert_true(try_read(cpu, 0x10100, 8, &v));
-    g_assert_cmphex(v, ==, 0x1122334455667788ull);
+    assert_reads(cpu, 0x10100, 8, 0x1122334455667788ull);
     /* A on every level, D not yet. */
     g_assert_cmphex(*pa64(f, 0x10000) & A, ==, A);
     g_assert_cmphex(*pa64(f, 0x11000) & A, ==, A);
@@ -322,8 +330,7 @@ static void test_long_faults(Fixture *f, gconstpointer data)
     set_cpl(cpu, 3);
     g_assert_false(try_read(cpu, 0x10000, 4, &v));
     assert_pf(cpu, 0x10000, 0x5);
-    g_assert_true(try_read(cpu, 0x11000, 4, &v));
-    g_assert_cmpuint(v, ==, 0x55);
+    assert_reads(cpu, 0x11000, 4, 0x55);
     g_assert_cmphex(cpu->tlb[TLB_USER][0x11].tag_r, ==, 0x11000);
     g_assert_cmphex(cpu->tlb[TLB_USER][0x11].tag_w, ==, ~0ull);
     g_assert_false(try_write(cpu, 0x11004, 1, 4));
@@ -343,8 +350,7 @@ static void test_page_crossing(Fixture *f, gconstpointer data)
     setup_long(f);
     *pa64(f, 0x207ff8) = 0x1111111111111111ull;
     *pa64(f, 0x208000) = 0x2222222222222222ull;
-    g_assert_true(try_read(cpu, 0x17ffc, 8, &v));
-    g_assert_cmphex(v, ==, 0x2222222211111111ull);
+    assert_reads(cpu, 0x17ffc, 8, 0x2222222211111111ull);
     /* The second page is read-only: nothing is written to the first. */
     g_assert_false(try_write(cpu, 0x17ffe, 0xaaaabbbb, 4));
     assert_pf(cpu, 0x18000, 0x3);
@@ -371,26 +377,21 @@ static void test_global_and_invlpg(Fixture *f, gconstpointer data)
     *pa32(f, 0x609000) = 0x2b;
     g_assert_true(try_read(cpu, 0x14000, 4, &v));
     g_assert_true(try_read(cpu, 0x17000, 4, &v));
-    g_assert_true(try_read(cpu, 0x209000, 4, &v));
-    g_assert_cmpuint(v, ==, 0x2a);
+    assert_reads(cpu, 0x209000, 4, 0x2a);
     /* Remap all three without telling the TLB. */
     *pa64(f, 0x13000 + 0x14 * 8) = 0x209000 | P | W | U | G;
     *pa64(f, 0x13000 + 0x17 * 8) = 0x209000 | P | W | U;
     *pa64(f, 0x12008) = 0x600000 | P | W | U | PS;
     /* A CR3 write with CR4.PGE keeps the global page only. */
     mmu_flush(cpu, !(cpu->s.cr4 & (1u << 7)));
-    g_assert_true(try_read(cpu, 0x14000, 4, &v));
-    g_assert_cmphex(v, ==, 0x600d);
-    g_assert_true(try_read(cpu, 0x17000, 4, &v));
-    g_assert_cmphex(v, ==, 0xbeef);
+    assert_reads(cpu, 0x14000, 4, 0x600d);
+    assert_reads(cpu, 0x17000, 4, 0xbeef);
     /* INVLPG drops the global entry too. */
     mmu_flush_page(cpu, 0x14000);
-    g_assert_true(try_read(cpu, 0x14000, 4, &v));
-    g_assert_cmphex(v, ==, 0xbeef);
+    assert_reads(cpu, 0x14000, 4, 0xbeef);
     /* INVLPG of another address in the same 2 MiB page drops its slices. */
     mmu_flush_page(cpu, 0x200000 + 0x1000);
-    g_assert_true(try_read(cpu, 0x209000, 4, &v));
-    g_assert_cmphex(v, ==, 0x2b);
+    assert_reads(cpu, 0x209000, 4, 0x2b);
 }
 
 static void test_mmio(Fixture *f, gconstpointer data)
@@ -400,8 +401,7 @@ static void test_mmio(Fixture *f, gconstpointer data)
 
     (void)data;
     setup_long(f);
-    g_assert_true(try_read(cpu, 0x16010, 4, &v));
-    g_assert_cmphex(v, ==, 0xa5000010);
+    assert_reads(cpu, 0x16010, 4, 0xa5000010);
     g_assert_true(try_write(cpu, 0x16020, 0x1234, 2));
     g_assert_cmpuint(f->dev.writes, ==, 1);
     g_assert_cmphex(f->dev.last_off, ==, 0x20);
@@ -418,7 +418,6 @@ static void test_mmio(Fixture *f, gconstpointer data)
 static void test_code_page(Fixture *f, gconstpointer data)
 {
     CPU *cpu = f->cpu;
-    uint64_t v;
 
     (void)data;
     setup_long(f);
@@ -429,8 +428,7 @@ static void test_code_page(Fixture *f, gconstpointer data)
     g_assert_cmpuint(fake_invalidations, ==, 1);
     g_assert_true(try_write(cpu, 0x10041, 0x90, 1));
     g_assert_cmpuint(fake_invalidations, ==, 2);
-    g_assert_true(try_read(cpu, 0x10040, 2, &v));
-    g_assert_cmphex(v, ==, 0x9090);
+    assert_reads(cpu, 0x10040, 2, 0x9090);
     /* An ordinary page gets its write tag. */
     g_assert_true(try_write(cpu, 0x17000, 1, 1));
     g_assert_cmphex(cpu->tlb[0][0x17].tag_w, ==, 0x17000);
@@ -458,8 +456,7 @@ static void test_legacy32(Fixture *f, gconstpointer data)
     g_assert_true(mmu_translate_debug(cpu, 0x400000 + 0x12345, &pa));
     g_assert_cmphex(pa, ==, 0x100c12345ull);
     *pa32(f, 0x300010) = 0xcafe;
-    g_assert_true(try_read(cpu, 0x5010, 4, &v));
-    g_assert_cmphex(v, ==, 0xcafe);
+    assert_reads(cpu, 0x5010, 4, 0xcafe);
     g_assert_cmphex(*pa32(f, 0x20000) & A, ==, A);
     g_assert_cmphex(*pa32(f, 0x21000 + 5 * 4) & (A | D), ==, A);
     g_assert_true(try_write(cpu, 0x5010, 0xf00d, 4));
@@ -516,15 +513,12 @@ static void test_pae(Fixture *f, gconstpointer data)
 static void test_no_paging(Fixture *f, gconstpointer data)
 {
     CPU *cpu = f->cpu;
-    uint64_t v;
 
     (void)data;
     *pa32(f, 0x1234) = 0x77;
     g_assert_false(cpu->paging);
-    g_assert_true(try_read(cpu, 0x1234, 4, &v));
-    g_assert_cmphex(v, ==, 0x77);
-    g_assert_true(try_read(cpu, MMIO_BASE + 4, 4, &v));
-    g_assert_cmphex(v, ==, 0xa5000004);
+    assert_reads(cpu, 0x1234, 4, 0x77);
+    assert_reads(cpu, MMIO_BASE + 4, 4, 0xa5000004);
 }
 
 int main(int argc, char **argv)

@@ -6,106 +6,26 @@
 #include <string.h>
 #include <glib/gstdio.h>
 #include "hw/loader.h"
+#include "kemu/bytes.h"
 #include "kemu/error.h"
+#include "ram-machine.h"
 
 #define MiB (1024 * 1024ull)
 #define MB_MAGIC 0x1BADB002u
 #define INFO 0x9000u
 
-/* ---- little-endian helpers ------------------------------------------ */
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, (uint16_t)v);
-    put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return get32(p) | ((uint64_t)get32(p + 4) << 32);
-}
-
 /* ---- machine ----------------------------------------------------------- */
-
-static void roms_clear(Machine *m);
-
-static Machine *machine_with_ram(uint64_t size)
-{
-    Machine *m = g_new0(Machine, 1);
-    g_autoptr(GError) err = NULL;
-
-    m->cfg.ram_size = size;
-    g_assert_true(machine_ram_init(m, &err));
-    g_assert_no_error(err);
-    return m;
-}
-
-static void machine_destroy(Machine *m)
-{
-    roms_clear(m);
-    if (m->roms) {
-        g_array_free(m->roms, TRUE);
-    }
-    for (Device *d = m->devices, *next; d; d = next) {
-        next = d->next;
-        g_free(d->id);
-        g_free(d);   /* every device here embeds its Device first */
-    }
-    machine_ram_free(m);
-    g_free(m);
-}
-
-static uint8_t *ram(Machine *m, uint64_t gpa, uint64_t len)
-{
-    uint8_t *p = machine_gpa_to_hva(m, gpa, len);
-    g_assert_nonnull(p);
-    return p;
-}
 
 static uint32_t ram32(Machine *m, uint64_t gpa)
 {
-    return get32(ram(m, gpa, 4));
+    return ld32_le(guest_ram(m, gpa, 4));
 }
 
 static const char *ram_str(Machine *m, uint32_t gpa)
 {
-    const char *s = (const char *)ram(m, gpa, 1);
+    const char *s = (const char *)guest_ram(m, gpa, 1);
     g_assert_nonnull(memchr(s, 0, 4096));
     return s;
-}
-
-/* Forget loaded blobs so a long test does not pile them up. */
-static void roms_clear(Machine *m)
-{
-    for (guint i = 0; m->roms && i < m->roms->len; i++) {
-        g_bytes_unref(g_array_index(m->roms, RomBlob, i).data);
-    }
-    if (m->roms) {
-        g_array_set_size(m->roms, 0);
-    }
-}
-
-static unsigned nr_roms(Machine *m)
-{
-    return m->roms ? m->roms->len : 0;
 }
 
 /* ---- image builders ---------------------------------------------------- */
@@ -122,9 +42,9 @@ typedef struct Seg {
 
 static void put_mb_header(uint8_t *p, uint32_t flags)
 {
-    put32(p, MB_MAGIC);
-    put32(p + 4, flags);
-    put32(p + 8, (uint32_t)-(MB_MAGIC + flags));
+    st32_le(p, MB_MAGIC);
+    st32_le(p + 4, flags);
+    st32_le(p + 8, (uint32_t)-(MB_MAGIC + flags));
 }
 
 /* Fill [off, off + len) of the image with a recognisable pattern. */
@@ -145,40 +65,40 @@ static uint8_t *build_elf(bool is64, uint16_t machine, uint64_t entry, const Seg
     img[4] = is64 ? 2 : 1;
     img[5] = 1;
     img[6] = 1;
-    put16(img + 16, 2);
-    put16(img + 18, machine);
-    put32(img + 20, 1);
+    st16_le(img + 16, 2);
+    st16_le(img + 18, machine);
+    st32_le(img + 20, 1);
     if (is64) {
-        put64(img + 24, entry);
-        put64(img + 32, ehsize);
-        put16(img + 52, (uint16_t)ehsize);
-        put16(img + 54, (uint16_t)phsize);
-        put16(img + 56, (uint16_t)nsegs);
+        st64_le(img + 24, entry);
+        st64_le(img + 32, ehsize);
+        st16_le(img + 52, (uint16_t)ehsize);
+        st16_le(img + 54, (uint16_t)phsize);
+        st16_le(img + 56, (uint16_t)nsegs);
     } else {
-        put32(img + 24, (uint32_t)entry);
-        put32(img + 28, ehsize);
-        put16(img + 40, (uint16_t)ehsize);
-        put16(img + 42, (uint16_t)phsize);
-        put16(img + 44, (uint16_t)nsegs);
+        st32_le(img + 24, (uint32_t)entry);
+        st32_le(img + 28, ehsize);
+        st16_le(img + 40, (uint16_t)ehsize);
+        st16_le(img + 42, (uint16_t)phsize);
+        st16_le(img + 44, (uint16_t)nsegs);
     }
     for (unsigned i = 0; i < nsegs; i++) {
         uint8_t *ph = img + ehsize + i * phsize;
         const Seg *s = &segs[i];
-        put32(ph, 1);
+        st32_le(ph, 1);
         if (is64) {
-            put32(ph + 4, s->flags);
-            put64(ph + 8, s->offset);
-            put64(ph + 16, s->vaddr);
-            put64(ph + 24, s->paddr);
-            put64(ph + 32, s->filesz);
-            put64(ph + 40, s->memsz);
+            st32_le(ph + 4, s->flags);
+            st64_le(ph + 8, s->offset);
+            st64_le(ph + 16, s->vaddr);
+            st64_le(ph + 24, s->paddr);
+            st64_le(ph + 32, s->filesz);
+            st64_le(ph + 40, s->memsz);
         } else {
-            put32(ph + 4, (uint32_t)s->offset);
-            put32(ph + 8, (uint32_t)s->vaddr);
-            put32(ph + 12, (uint32_t)s->paddr);
-            put32(ph + 16, (uint32_t)s->filesz);
-            put32(ph + 20, (uint32_t)s->memsz);
-            put32(ph + 24, s->flags);
+            st32_le(ph + 4, (uint32_t)s->offset);
+            st32_le(ph + 8, (uint32_t)s->vaddr);
+            st32_le(ph + 12, (uint32_t)s->paddr);
+            st32_le(ph + 16, (uint32_t)s->filesz);
+            st32_le(ph + 20, (uint32_t)s->memsz);
+            st32_le(ph + 24, s->flags);
         }
         if (s->offset < IMG_SIZE && s->filesz <= IMG_SIZE - s->offset) {
             pattern(img + s->offset, s->filesz, (uint8_t)(0x40 + i));
@@ -223,11 +143,11 @@ static uint8_t *build_aout(size_t *len)
 
     pattern(img, AOUT_LEN, 0x11);
     put_mb_header(h, (1u << 16) | 0x3);
-    put32(h + 12, SEG1_PADDR + AOUT_HDR);  /* header_addr */
-    put32(h + 16, SEG1_PADDR);             /* load_addr */
-    put32(h + 20, 0);                      /* load_end_addr: whole file */
-    put32(h + 24, SEG1_PADDR + 0x2000);    /* bss_end_addr */
-    put32(h + 28, SEG1_PADDR + 0x100);     /* entry_addr */
+    st32_le(h + 12, SEG1_PADDR + AOUT_HDR);  /* header_addr */
+    st32_le(h + 16, SEG1_PADDR);             /* load_addr */
+    st32_le(h + 20, 0);                      /* load_end_addr: whole file */
+    st32_le(h + 24, SEG1_PADDR + 0x2000);    /* bss_end_addr */
+    st32_le(h + 28, SEG1_PADDR + 0x100);     /* entry_addr */
     *len = AOUT_LEN;
     return img;
 }
@@ -251,9 +171,9 @@ static void check_entry_state(Machine *m, uint32_t entry)
 
 static void check_segment(Machine *m, const uint8_t *img, const Seg *s)
 {
-    g_assert_cmpmem(ram(m, s->paddr, s->filesz), s->filesz, img + s->offset, s->filesz);
+    g_assert_cmpmem(guest_ram(m, s->paddr, s->filesz), s->filesz, img + s->offset, s->filesz);
     for (uint64_t i = s->filesz; i < s->memsz; i++) {
-        g_assert_cmpuint(ram(m, s->paddr, s->memsz)[i], ==, 0);
+        g_assert_cmpuint(guest_ram(m, s->paddr, s->memsz)[i], ==, 0);
     }
 }
 
@@ -272,20 +192,20 @@ static void test_probe(void)
 
     g_assert_true(multiboot_probe(img, len));
     g_assert_false(multiboot_probe(img, MBH_OFF + 8));   /* checksum cut off */
-    put32(img + MBH_OFF + 8, 0);
+    st32_le(img + MBH_OFF + 8, 0);
     g_assert_false(multiboot_probe(img, len));
     g_assert_false(multiboot_probe(img, 0));
 }
 
 static void test_elf32(void)
 {
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 0);
     g_autoptr(GError) err = NULL;
     size_t len;
     g_autofree uint8_t *img = build_elf32(&len);
 
     /* Junk where the bss goes: the loader must clear it. */
-    memset(ram(m, SEG2_PADDR, 0x1800), 0xaa, 0x1800);
+    memset(guest_ram(m, SEG2_PADDR, 0x1800), 0xaa, 0x1800);
     g_assert_true(load(m, img, len, "console=ttyS0 debug", NULL, &err));
     g_assert_no_error(err);
     check_segment(m, img, &elf32_segs[0]);
@@ -298,20 +218,20 @@ static void test_elf32(void)
     g_assert_cmpstr(ram_str(m, ram32(m, INFO + 16)), ==, "kernel.elf console=ttyS0 debug");
     g_assert_cmpuint(ram32(m, INFO + 20), ==, 0);
     g_assert_cmpstr(ram_str(m, ram32(m, INFO + 64)), ==, "kemu");
-    machine_destroy(m);
+    ram_machine_free(m);
 }
 
 /* QEMU passes "NAME " when there is no -append; so do we. */
 static void test_cmdline_without_append(void)
 {
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 0);
     g_autoptr(GError) err = NULL;
     size_t len;
     g_autofree uint8_t *img = build_elf32(&len);
 
     g_assert_true(load(m, img, len, NULL, NULL, &err));
     g_assert_cmpstr(ram_str(m, ram32(m, INFO + 16)), ==, "kernel.elf ");
-    machine_destroy(m);
+    ram_machine_free(m);
 }
 
 typedef struct MmapEntry {
@@ -327,18 +247,18 @@ static void check_mmap(Machine *m, const MmapEntry *want, unsigned n)
     g_assert_cmpuint(length, ==, n * 24);
     /* Walk it as a kernel does: each entry's size excludes the size field. */
     for (uint32_t p = addr; p < addr + length; p += ram32(m, p) + 4, i++) {
-        const uint8_t *e = ram(m, p, 24);
-        g_assert_cmpuint(get32(e), ==, 20);
-        g_assert_cmphex(get64(e + 4), ==, want[i].base);
-        g_assert_cmphex(get64(e + 12), ==, want[i].len);
-        g_assert_cmpuint(get32(e + 20), ==, want[i].type);
+        const uint8_t *e = guest_ram(m, p, 24);
+        g_assert_cmpuint(ld32_le(e), ==, 20);
+        g_assert_cmphex(ld64_le(e + 4), ==, want[i].base);
+        g_assert_cmphex(ld64_le(e + 12), ==, want[i].len);
+        g_assert_cmpuint(ld32_le(e + 20), ==, want[i].type);
     }
     g_assert_cmpuint(i, ==, n);
 }
 
 static void test_mmap_small(void)
 {
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 0);
     g_autoptr(GError) err = NULL;
     size_t len;
     g_autofree uint8_t *img = build_elf32(&len);
@@ -351,13 +271,13 @@ static void test_mmap_small(void)
 
     g_assert_true(load(m, img, len, "", NULL, &err));
     check_mmap(m, want, G_N_ELEMENTS(want));
-    machine_destroy(m);
+    ram_machine_free(m);
 }
 
 /* 4 GiB of RAM: 3 GiB below the PCI hole, 1 GiB from 4 GiB up. */
 static void test_mmap_high(void)
 {
-    Machine *m = machine_with_ram(4096 * MiB);
+    Machine *m = ram_machine_new(4096 * MiB, 0);
     g_autoptr(GError) err = NULL;
     size_t len;
     g_autofree uint8_t *img = build_elf32(&len);
@@ -373,12 +293,12 @@ static void test_mmap_high(void)
     g_assert_no_error(err);
     g_assert_cmpuint(ram32(m, INFO + 8), ==, (3072 * MiB - MiB) / 1024);
     check_mmap(m, want, G_N_ELEMENTS(want));
-    machine_destroy(m);
+    ram_machine_free(m);
 }
 
 static void test_elf64(void)
 {
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 0);
     g_autoptr(GError) err = NULL;
     size_t len;
     g_autofree uint8_t *img = build_elf64(&len);
@@ -389,47 +309,47 @@ static void test_elf64(void)
     check_segment(m, img, &seg);
     /* e_entry is virtual; it is moved into the segment's physical range. */
     check_entry_state(m, 0x200020);
-    machine_destroy(m);
+    ram_machine_free(m);
 }
 
 static void test_aout(void)
 {
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 0);
     g_autoptr(GError) err = NULL;
     size_t len;
     g_autofree uint8_t *img = build_aout(&len);
 
-    memset(ram(m, SEG1_PADDR, 0x2000), 0xaa, 0x2000);
+    memset(guest_ram(m, SEG1_PADDR, 0x2000), 0xaa, 0x2000);
     g_assert_true(load(m, img, len, "", NULL, &err));
     g_assert_no_error(err);
-    g_assert_cmpmem(ram(m, SEG1_PADDR, AOUT_LEN), AOUT_LEN, img, AOUT_LEN);
+    g_assert_cmpmem(guest_ram(m, SEG1_PADDR, AOUT_LEN), AOUT_LEN, img, AOUT_LEN);
     for (unsigned i = AOUT_LEN; i < 0x2000; i++) {
-        g_assert_cmpuint(ram(m, SEG1_PADDR, 0x2000)[i], ==, 0);
+        g_assert_cmpuint(guest_ram(m, SEG1_PADDR, 0x2000)[i], ==, 0);
     }
     check_entry_state(m, SEG1_PADDR + 0x100);
-    machine_destroy(m);
+    ram_machine_free(m);
 }
 
 /* Flag 16 wins over the ELF headers, as in GRUB and QEMU. */
 static void test_aout_overrides_elf(void)
 {
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 0);
     g_autoptr(GError) err = NULL;
     size_t len;
     g_autofree uint8_t *img = build_elf32(&len);
     uint8_t *h = img + MBH_OFF;
 
     put_mb_header(h, 1u << 16);
-    put32(h + 12, 0x300000 + MBH_OFF);
-    put32(h + 16, 0x300000);
-    put32(h + 20, 0x300000 + IMG_SIZE);
-    put32(h + 24, 0);
-    put32(h + 28, 0x300000);
+    st32_le(h + 12, 0x300000 + MBH_OFF);
+    st32_le(h + 16, 0x300000);
+    st32_le(h + 20, 0x300000 + IMG_SIZE);
+    st32_le(h + 24, 0);
+    st32_le(h + 28, 0x300000);
     g_assert_true(load(m, img, len, "", NULL, &err));
     g_assert_no_error(err);
-    g_assert_cmpmem(ram(m, 0x300000, IMG_SIZE), IMG_SIZE, img, IMG_SIZE);
+    g_assert_cmpmem(guest_ram(m, 0x300000, IMG_SIZE), IMG_SIZE, img, IMG_SIZE);
     g_assert_cmphex(m->boot_state.rip, ==, 0x300000);
-    machine_destroy(m);
+    ram_machine_free(m);
 }
 
 static char *write_tmp(const char *dir, const char *name, const void *data, size_t len)
@@ -443,7 +363,7 @@ static char *write_tmp(const char *dir, const char *name, const void *data, size
 
 static void test_modules(void)
 {
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 0);
     g_autoptr(GError) err = NULL;
     g_autofree char *dir = g_dir_make_tmp("kemu-mb-XXXXXX", NULL);
     uint8_t big[5000];
@@ -476,8 +396,8 @@ static void test_modules(void)
     g_assert_cmpuint(e1 - s1, ==, sizeof(big));
     g_assert_cmpuint(e2 - s2, ==, 5);
     g_assert_cmpuint(e3 - s3, ==, 0);
-    g_assert_cmpmem(ram(m, s1, sizeof(big)), sizeof(big), big, sizeof(big));
-    g_assert_cmpmem(ram(m, s2, 5), 5, "hello", 5);
+    g_assert_cmpmem(guest_ram(m, s1, sizeof(big)), sizeof(big), big, sizeof(big));
+    g_assert_cmpmem(guest_ram(m, s2, 5), 5, "hello", 5);
     g_assert_cmpstr(ram_str(m, ram32(m, mods + 8)), ==, want1);
     g_assert_cmpstr(ram_str(m, ram32(m, mods + 24)), ==, want2);
     g_assert_cmpstr(ram_str(m, ram32(m, mods + 40)), ==, p3);
@@ -488,25 +408,25 @@ static void test_modules(void)
     g_unlink(p2);
     g_unlink(p3);
     g_rmdir(dir);
-    machine_destroy(m);
+    ram_machine_free(m);
 }
 
 /* Everything goes through the ROM list, so a reset puts it back. */
 static void test_reset_reload(void)
 {
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 0);
     g_autoptr(GError) err = NULL;
     size_t len;
     g_autofree uint8_t *img = build_elf32(&len);
 
     g_assert_true(load(m, img, len, "a", NULL, &err));
-    memset(ram(m, SEG1_PADDR, 0x2800), 0x55, 0x2800);
-    memset(ram(m, INFO, 0x100), 0x55, 0x100);
+    memset(guest_ram(m, SEG1_PADDR, 0x2800), 0x55, 0x2800);
+    memset(guest_ram(m, INFO, 0x100), 0x55, 0x100);
     machine_roms_reload(m);
     check_segment(m, img, &elf32_segs[0]);
     check_segment(m, img, &elf32_segs[1]);
     g_assert_cmpuint(ram32(m, INFO + 4), ==, 640);
-    machine_destroy(m);
+    ram_machine_free(m);
 }
 
 /* ---- hostile images ----------------------------------------------------- */
@@ -528,13 +448,13 @@ typedef struct BadCase {
 static void mut_no_magic(uint8_t *img, size_t *len)
 {
     (void)len;
-    put32(img + MBH_OFF, 0);
+    st32_le(img + MBH_OFF, 0);
 }
 
 static void mut_bad_checksum(uint8_t *img, size_t *len)
 {
     (void)len;
-    put32(img + MBH_OFF + 8, 0x12345678);
+    st32_le(img + MBH_OFF + 8, 0x12345678);
 }
 
 static void mut_required_flag(uint8_t *img, size_t *len)
@@ -546,32 +466,32 @@ static void mut_required_flag(uint8_t *img, size_t *len)
 static void mut_header_beyond_8k(uint8_t *img, size_t *len)
 {
     (void)len;
-    put32(img + MBH_OFF, 0);
+    st32_le(img + MBH_OFF, 0);
     put_mb_header(img + 0x2000, 0x3);
 }
 
 static void mut_seg_outside_ram(uint8_t *img, size_t *len)
 {
     (void)len;
-    put32(PH32(img, 1, 12), 0x10000000);
+    st32_le(PH32(img, 1, 12), 0x10000000);
 }
 
 static void mut_seg_in_vga_hole(uint8_t *img, size_t *len)
 {
     (void)len;
-    put32(PH32(img, 1, 12), 0xa0000);
+    st32_le(PH32(img, 1, 12), 0xa0000);
 }
 
 static void mut_seg_over_info(uint8_t *img, size_t *len)
 {
     (void)len;
-    put32(PH32(img, 1, 12), 0x8800);
+    st32_le(PH32(img, 1, 12), 0x8800);
 }
 
 static void mut_seg_wraps_4g(uint8_t *img, size_t *len)
 {
     (void)len;
-    put32(PH32(img, 1, 12), 0xfffff000);
+    st32_le(PH32(img, 1, 12), 0xfffff000);
 }
 
 static void mut_truncated(uint8_t *img, size_t *len)
@@ -583,44 +503,44 @@ static void mut_truncated(uint8_t *img, size_t *len)
 static void mut_offset_overflow(uint8_t *img, size_t *len)
 {
     (void)len;
-    put32(PH32(img, 0, 4), 0xffffff00);
+    st32_le(PH32(img, 0, 4), 0xffffff00);
 }
 
 static void mut_filesz_gt_memsz(uint8_t *img, size_t *len)
 {
     (void)len;
-    put32(PH32(img, 1, 16), 0x2000);
+    st32_le(PH32(img, 1, 16), 0x2000);
 }
 
 static void mut_entry_outside(uint8_t *img, size_t *len)
 {
     (void)len;
-    put32(img + 24, 0x400000);
+    st32_le(img + 24, 0x400000);
 }
 
 static void mut_too_many_phdrs(uint8_t *img, size_t *len)
 {
     (void)len;
-    put16(img + 44, 1000);
+    st16_le(img + 44, 1000);
 }
 
 static void mut_phentsize(uint8_t *img, size_t *len)
 {
     (void)len;
-    put16(img + 42, 16);
+    st16_le(img + 42, 16);
 }
 
 static void mut_phoff_beyond(uint8_t *img, size_t *len)
 {
     (void)len;
-    put32(img + 28, 0xfffffff0);
+    st32_le(img + 28, 0xfffffff0);
 }
 
 static void mut_no_load_segments(uint8_t *img, size_t *len)
 {
     (void)len;
-    put32(PH32(img, 0, 0), 4);
-    put32(PH32(img, 1, 0), 4);
+    st32_le(PH32(img, 0, 0), 4);
+    st32_le(PH32(img, 1, 0), 4);
 }
 
 static void mut_not_elf(uint8_t *img, size_t *len)
@@ -644,7 +564,7 @@ static void mut_big_endian(uint8_t *img, size_t *len)
 static void mut_wrong_machine(uint8_t *img, size_t *len)
 {
     (void)len;
-    put16(img + 18, 40);   /* ARM */
+    st16_le(img + 18, 40);   /* ARM */
 }
 
 static void mut_elf_header_cut(uint8_t *img, size_t *len)
@@ -657,27 +577,27 @@ static void mut_elf_header_cut(uint8_t *img, size_t *len)
 static void mut64_entry_high(uint8_t *img, size_t *len)
 {
     (void)len;
-    put64(img + 24, 0x100000000ull);
-    put64(PH64(img, 0, 16), 0x200000);   /* vaddr == paddr: no translation */
+    st64_le(img + 24, 0x100000000ull);
+    st64_le(PH64(img, 0, 16), 0x200000);   /* vaddr == paddr: no translation */
 }
 
 static void mut64_paddr_wraps(uint8_t *img, size_t *len)
 {
     (void)len;
-    put64(PH64(img, 0, 24), 0xfffffffffffff000ull);
+    st64_le(PH64(img, 0, 24), 0xfffffffffffff000ull);
 }
 
 static void mut64_filesz_huge(uint8_t *img, size_t *len)
 {
     (void)len;
-    put64(PH64(img, 0, 32), 0xffffffffffffff00ull);
-    put64(PH64(img, 0, 40), 0xffffffffffffff00ull);
+    st64_le(PH64(img, 0, 32), 0xffffffffffffff00ull);
+    st64_le(PH64(img, 0, 40), 0xffffffffffffff00ull);
 }
 
 static void mut64_seg_above_4g(uint8_t *img, size_t *len)
 {
     (void)len;
-    put64(PH64(img, 0, 24), 0x100200000ull);
+    st64_le(PH64(img, 0, 24), 0x100200000ull);
 }
 
 #define AH(img, off) ((img) + AOUT_HDR + (off))
@@ -685,43 +605,43 @@ static void mut64_seg_above_4g(uint8_t *img, size_t *len)
 static void muta_header_before_load(uint8_t *img, size_t *len)
 {
     (void)len;
-    put32(AH(img, 16), SEG1_PADDR + 0x1000);
+    st32_le(AH(img, 16), SEG1_PADDR + 0x1000);
 }
 
 static void muta_load_before_file(uint8_t *img, size_t *len)
 {
     (void)len;
-    put32(AH(img, 16), SEG1_PADDR - 0x1000);   /* would start before offset 0 */
+    st32_le(AH(img, 16), SEG1_PADDR - 0x1000);   /* would start before offset 0 */
 }
 
 static void muta_load_end_beyond_file(uint8_t *img, size_t *len)
 {
     (void)len;
-    put32(AH(img, 20), SEG1_PADDR + 0x10000);
+    st32_le(AH(img, 20), SEG1_PADDR + 0x10000);
 }
 
 static void muta_load_end_before_header(uint8_t *img, size_t *len)
 {
     (void)len;
-    put32(AH(img, 20), SEG1_PADDR + 0x10);
+    st32_le(AH(img, 20), SEG1_PADDR + 0x10);
 }
 
 static void muta_bss_before_end(uint8_t *img, size_t *len)
 {
     (void)len;
-    put32(AH(img, 24), SEG1_PADDR + 0x10);
+    st32_le(AH(img, 24), SEG1_PADDR + 0x10);
 }
 
 static void muta_entry_outside(uint8_t *img, size_t *len)
 {
     (void)len;
-    put32(AH(img, 28), 0x50000);
+    st32_le(AH(img, 28), 0x50000);
 }
 
 static void muta_bss_huge(uint8_t *img, size_t *len)
 {
     (void)len;
-    put32(AH(img, 24), 0xffffffff);
+    st32_le(AH(img, 24), 0xffffffff);
 }
 
 static void muta_fields_cut(uint8_t *img, size_t *len)
@@ -733,10 +653,10 @@ static void muta_fields_cut(uint8_t *img, size_t *len)
 static void muta_load_at_zero_over_info(uint8_t *img, size_t *len)
 {
     (void)len;
-    put32(AH(img, 12), 0x8000 + AOUT_HDR);
-    put32(AH(img, 16), 0x8000);
-    put32(AH(img, 24), 0x10000);
-    put32(AH(img, 28), 0x8000);
+    st32_le(AH(img, 12), 0x8000 + AOUT_HDR);
+    st32_le(AH(img, 16), 0x8000);
+    st32_le(AH(img, 24), 0x10000);
+    st32_le(AH(img, 28), 0x8000);
 }
 
 static void mut_none(uint8_t *img, size_t *len)
@@ -790,7 +710,7 @@ static const BadCase bad_cases[] = {
 static void test_bad_image(gconstpointer data)
 {
     const BadCase *c = data;
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 0);
     g_autoptr(GError) err = NULL;
     size_t len;
     g_autofree uint8_t *img = c->build(&len);
@@ -802,13 +722,13 @@ static void test_bad_image(gconstpointer data)
         g_error("%s: error '%s' does not mention '%s'", c->name, err->message, c->want);
     }
     /* Refused before anything was written. */
-    g_assert_cmpuint(nr_roms(m), ==, 0);
-    machine_destroy(m);
+    g_assert_cmpuint(ram_machine_nr_roms(m), ==, 0);
+    ram_machine_free(m);
 }
 
 static void test_too_many_modules(void)
 {
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 0);
     g_autoptr(GError) err = NULL;
     g_autoptr(GString) spec = g_string_new("/dev/null");
     size_t len;
@@ -819,13 +739,13 @@ static void test_too_many_modules(void)
     }
     g_assert_false(load(m, img, len, "", spec->str, &err));
     g_assert_nonnull(strstr(err->message, "too many"));
-    machine_destroy(m);
+    ram_machine_free(m);
 }
 
 /* Random corruption of good images: any outcome but a crash or a leak. */
 static void test_fuzz(void)
 {
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 0);
     uint8_t *(*builders[])(size_t *) = { build_elf32, build_elf64, build_aout };
     GRand *r = g_rand_new_with_seed(1234);
     unsigned loaded = 0;
@@ -848,21 +768,21 @@ static void test_fuzz(void)
         if (load(m, img, len, "f", NULL, &err)) {
             loaded++;
             g_assert_null(err);
-            roms_clear(m);
+            ram_machine_clear_roms(m);
         } else {
             g_assert_nonnull(err);
         }
     }
     g_assert_cmpuint(loaded, >, 0);
     g_rand_free(r);
-    machine_destroy(m);
+    ram_machine_free(m);
 }
 
 /* ---- -kernel ------------------------------------------------------------ */
 
 static void test_load_kernel(void)
 {
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 0);
     g_autoptr(GError) err = NULL;
     g_autofree char *dir = g_dir_make_tmp("kemu-kernel-XXXXXX", NULL);
     size_t len;
@@ -895,7 +815,7 @@ static void test_load_kernel(void)
     g_assert_false(loader_load_kernel(m, "/dev/zero", NULL, NULL, &err));
     g_assert_nonnull(strstr(err->message, "larger than guest RAM"));
     g_clear_error(&err);
-    g_assert_cmpuint(nr_roms(m), ==, 0);
+    g_assert_cmpuint(ram_machine_nr_roms(m), ==, 0);
 
     g_assert_true(loader_load_kernel(m, good, "quiet", NULL, &err));
     g_assert_no_error(err);
@@ -908,7 +828,7 @@ static void test_load_kernel(void)
     g_unlink(plain);
     g_unlink(bz);
     g_rmdir(dir);
-    machine_destroy(m);
+    ram_machine_free(m);
 }
 
 /* ---- -device loader ----------------------------------------------------- */
@@ -926,7 +846,7 @@ static bool loader_dev(Machine *m, const char *opts, GError **errp)
 
 static void test_loader_raw(void)
 {
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 0);
     g_autoptr(GError) err = NULL;
     g_autofree char *dir = g_dir_make_tmp("kemu-loader-XXXXXX", NULL);
     uint8_t code[300];
@@ -938,7 +858,7 @@ static void test_loader_raw(void)
     opts = g_strdup_printf("file=%s,addr=0x7c00,cpu-num=0,id=ld0", path);
     g_assert_true(loader_dev(m, opts, &err));
     g_assert_no_error(err);
-    g_assert_cmpmem(ram(m, 0x7c00, sizeof(code)), sizeof(code), code, sizeof(code));
+    g_assert_cmpmem(guest_ram(m, 0x7c00, sizeof(code)), sizeof(code), code, sizeof(code));
     g_assert_cmphex(m->boot_state.seg[SEG_CS].selector, ==, 0x7c0);
     g_assert_cmphex(m->boot_state.seg[SEG_CS].base, ==, 0x7c00);
     g_assert_cmphex(m->boot_state.rip, ==, 0);
@@ -947,12 +867,12 @@ static void test_loader_raw(void)
 
     g_unlink(path);
     g_rmdir(dir);
-    machine_destroy(m);
+    ram_machine_free(m);
 }
 
 static void test_loader_data(void)
 {
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 0);
     g_autoptr(GError) err = NULL;
     static const uint8_t le[] = { 0x44, 0x33, 0x22, 0x11 };
     static const uint8_t be[] = { 0xaa, 0xbb };
@@ -960,29 +880,29 @@ static void test_loader_data(void)
     g_assert_true(loader_dev(m, "addr=0x5000,data=0x11223344,data-len=4", &err));
     g_assert_true(loader_dev(m, "addr=0x6000,data=0xaabb,data-len=2,data-be=on", &err));
     g_assert_no_error(err);
-    g_assert_cmpmem(ram(m, 0x5000, 4), 4, le, 4);
-    g_assert_cmpmem(ram(m, 0x6000, 2), 2, be, 2);
-    memset(ram(m, 0x5000, 4), 0, 4);
+    g_assert_cmpmem(guest_ram(m, 0x5000, 4), 4, le, 4);
+    g_assert_cmpmem(guest_ram(m, 0x6000, 2), 2, be, 2);
+    memset(guest_ram(m, 0x5000, 4), 0, 4);
     machine_roms_reload(m);
-    g_assert_cmpmem(ram(m, 0x5000, 4), 4, le, 4);
-    machine_destroy(m);
+    g_assert_cmpmem(guest_ram(m, 0x5000, 4), 4, le, 4);
+    ram_machine_free(m);
 }
 
 static void test_loader_pc_only(void)
 {
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 0);
     g_autoptr(GError) err = NULL;
 
     g_assert_true(loader_dev(m, "addr=0x12345,cpu-num=0", &err));
     g_assert_no_error(err);
     g_assert_cmphex(m->boot_state.seg[SEG_CS].selector, ==, 0x1234);
     g_assert_cmphex(m->boot_state.rip, ==, 5);
-    machine_destroy(m);
+    ram_machine_free(m);
 }
 
 static void test_loader_elf(void)
 {
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 0);
     g_autoptr(GError) err = NULL;
     g_autofree char *dir = g_dir_make_tmp("kemu-loader-XXXXXX", NULL);
     static const Seg segs[] = {
@@ -1002,11 +922,11 @@ static void test_loader_elf(void)
     g_assert_cmphex(m->boot_state.rip, ==, 0);
 
     g_assert_true(loader_dev(m, raw, &err));
-    g_assert_cmpmem(ram(m, 0x200000, len), len, img, len);
+    g_assert_cmpmem(guest_ram(m, 0x200000, len), len, img, len);
 
     g_unlink(path);
     g_rmdir(dir);
-    machine_destroy(m);
+    ram_machine_free(m);
 }
 
 typedef struct LoaderBad {
@@ -1035,7 +955,7 @@ static const LoaderBad loader_bad[] = {
 static void test_loader_bad(void)
 {
     for (size_t i = 0; i < G_N_ELEMENTS(loader_bad); i++) {
-        Machine *m = machine_with_ram(64 * MiB);
+        Machine *m = ram_machine_new(64 * MiB, 0);
         g_autoptr(GError) err = NULL;
 
         g_assert_false(loader_dev(m, loader_bad[i].opts, &err));
@@ -1045,14 +965,14 @@ static void test_loader_bad(void)
                     err->message, loader_bad[i].want);
         }
         g_assert_null(m->devices);
-        machine_destroy(m);
+        ram_machine_free(m);
     }
 }
 
 /* A file too big for RAM at its address is refused, nothing written. */
 static void test_loader_elf_outside_ram(void)
 {
-    Machine *m = machine_with_ram(64 * MiB);
+    Machine *m = ram_machine_new(64 * MiB, 0);
     g_autoptr(GError) err = NULL;
     g_autofree char *dir = g_dir_make_tmp("kemu-loader-XXXXXX", NULL);
     static const Seg segs[] = {
@@ -1068,10 +988,10 @@ static void test_loader_elf_outside_ram(void)
 
     g_assert_false(loader_dev(m, opts, &err));
     g_assert_nonnull(strstr(err->message, "outside guest RAM"));
-    g_assert_cmpuint(nr_roms(m), ==, 0);
+    g_assert_cmpuint(ram_machine_nr_roms(m), ==, 0);
     g_unlink(path);
     g_rmdir(dir);
-    machine_destroy(m);
+    ram_machine_free(m);
 }
 
 int main(int argc, char **argv)

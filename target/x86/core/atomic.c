@@ -83,7 +83,7 @@ void h_cmpxchg8b(CPU *cpu, const Insn *i)
 {
     bool wide = i->opsize == 8;
     unsigned n = wide ? 16 : 8;
-    uint64_t ea = ea_off(cpu, i), la;
+    uint64_t ea = x86_ea(cpu, i), la;
     uint64_t lo_cmp = cpu->s.regs[R_EAX], hi_cmp = cpu->s.regs[R_EDX];
     uint64_t lo_new = cpu->s.regs[R_EBX], hi_new = cpu->s.regs[R_ECX];
     uint64_t lo, hi;

@@ -32,7 +32,7 @@ static void bt_common(CPU *cpu, const Insn *i, uint64_t off, bool reg_offset)
         return;
     }
     {
-        uint64_t ea = ea_off(cpu, i);
+        uint64_t ea = x86_ea(cpu, i);
         if (reg_offset) {
             int64_t word = sext(off, s) >> (bits == 16 ? 4 : bits == 32 ? 5 : 6);
             ea += (uint64_t)word * s;

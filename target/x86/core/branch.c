@@ -93,7 +93,7 @@ void h_jmp_far_imm(CPU *cpu, const Insn *i)
 static void far_ptr(CPU *cpu, const Insn *i, uint16_t *sel, uint64_t *off)
 {
     unsigned s = i->opsize;
-    uint64_t ea = ea_off(cpu, i);
+    uint64_t ea = x86_ea(cpu, i);
 
     *off = mem_read(cpu, x86_linear(cpu, i->seg, ea, s, ACC_READ), s);
     *sel = mem_read16(cpu, x86_linear(cpu, i->seg, ea + s, 2, ACC_READ));

@@ -95,31 +95,9 @@ ALWAYS_INLINE void reg_set_asize(CPU *cpu, unsigned r, uint64_t v, unsigned asiz
 
 /* ------------------------------------------------- memory operands */
 
-/* x86_ea, forced inline: the compiler leaves interp.h's out of line in
-   the larger handlers, and it is on every memory operand's path. */
-ALWAYS_INLINE uint64_t ea_off(const CPU *cpu, const Insn *i)
-{
-    uint64_t ea = (uint64_t)i->disp;
-
-    if (i->rip_rel) {
-        ea += cpu->next_rip;
-    }
-    if (i->base != REG_NONE) {
-        ea += cpu->s.regs[i->base];
-    }
-    if (i->index != REG_NONE) {
-        ea += cpu->s.regs[i->index] << i->scale;
-    }
-    switch (i->addrsize) {
-    case 2: return ea & 0xffff;
-    case 4: return ea & 0xffffffff;
-    default: return ea;
-    }
-}
-
 ALWAYS_INLINE uint64_t ea_la(CPU *cpu, const Insn *i, unsigned size, int access)
 {
-    return x86_linear(cpu, i->seg, ea_off(cpu, i), size, access);
+    return x86_linear(cpu, i->seg, x86_ea(cpu, i), size, access);
 }
 
 ALWAYS_INLINE uint64_t rm_get(CPU *cpu, const Insn *i, unsigned size)

@@ -148,7 +148,7 @@ void h_bcd(CPU *cpu, const Insn *i)
 void h_bound(CPU *cpu, const Insn *i)
 {
     unsigned s = i->opsize;
-    uint64_t ea = ea_off(cpu, i);
+    uint64_t ea = x86_ea(cpu, i);
     int64_t idx = sext(reg_get(cpu, i, i->reg, s), s);
     int64_t lo = sext(mem_read(cpu, x86_linear(cpu, i->seg, ea, s, ACC_READ), s), s);
     int64_t hi = sext(mem_read(cpu, x86_linear(cpu, i->seg, ea + s, s, ACC_READ), s), s);

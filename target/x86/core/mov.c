@@ -54,7 +54,7 @@ void h_mov_sreg_load(CPU *cpu, const Insn *i)
 
 void h_lea(CPU *cpu, const Insn *i)
 {
-    reg_set(cpu, i, i->reg, ea_off(cpu, i), i->opsize);
+    reg_set(cpu, i, i->reg, x86_ea(cpu, i), i->opsize);
 }
 
 void h_movzx(CPU *cpu, const Insn *i)
@@ -95,7 +95,7 @@ void h_cwd(CPU *cpu, const Insn *i)
 void h_load_far_ptr(CPU *cpu, const Insn *i)
 {
     unsigned s = i->opsize;
-    uint64_t ea = ea_off(cpu, i);
+    uint64_t ea = x86_ea(cpu, i);
     uint64_t la = x86_linear(cpu, i->seg, ea, s, ACC_READ);
     uint64_t off = mem_read(cpu, la, s);
     uint64_t la2 = x86_linear(cpu, i->seg, ea + s, 2, ACC_READ);

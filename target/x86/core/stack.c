@@ -38,7 +38,7 @@ void h_pop_rm(CPU *cpu, const Insn *i)
         stack_adjust(cpu, s);
         reg_set(cpu, i, i->rm, v, s);
     } else {
-        uint64_t ea = ea_off(cpu, i);
+        uint64_t ea = x86_ea(cpu, i);
         if (i->base == R_ESP) {
             ea += s;
             ea &= i->addrsize == 8 ? ~0ull : i->addrsize == 4 ? 0xffffffffull : 0xffff;

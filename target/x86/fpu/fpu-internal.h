@@ -96,6 +96,26 @@ static inline void mmx_enter(CPU *cpu)
     cpu->fpu.ftw = 0xff;
 }
 
+/* Prologue of the MMX (@n = 8) or SSE (@n = 16) form of an instruction. */
+static inline void vec_check(CPU *cpu, const Insn *i, unsigned n)
+{
+    if (n == 16) {
+        sse_check(cpu, i);
+    } else {
+        mmx_check(cpu, i);
+    }
+}
+
+/* vec_check(), then MMX mode at once for the MMX form (forms with a
+   memory source enter it only after reading the source, which may fault). */
+static inline void vec_check_enter(CPU *cpu, const Insn *i, unsigned n)
+{
+    vec_check(cpu, i, n);
+    if (n == 8) {
+        mmx_enter(cpu);
+    }
+}
+
 /* --------------------------------------------------------- register file */
 
 static inline void xmm_get(const CPU *cpu, unsigned r, Vec *v)

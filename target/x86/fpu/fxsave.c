@@ -3,13 +3,7 @@
  * STMXCSR, the fences and CLFLUSH; the FPU's reset state.
  */
 #include "fpu-internal.h"
-
-static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-static uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+#include "kemu/bytes.h"
 
 /* XMM registers FXSAVE covers: 16 in 64-bit mode, else 8. */
 static unsigned fx_nr_xmm(const CPU *cpu)
@@ -22,19 +16,19 @@ void fpu_fxsave_image(CPU *cpu, uint8_t *img, bool rexw)
     X86FpuState *f = &cpu->fpu;
 
     memset(img, 0, 160 + 16 * fx_nr_xmm(cpu));
-    put16(img + 0, f->fcw);
-    put16(img + 2, (f->fsw & ~(7u << FSW_TOP_SHIFT)) | (f->top & 7) << FSW_TOP_SHIFT);
+    st16_le(img + 0, f->fcw);
+    st16_le(img + 2, (f->fsw & ~(7u << FSW_TOP_SHIFT)) | (f->top & 7) << FSW_TOP_SHIFT);
     img[4] = f->ftw;
-    put16(img + 6, f->fop & 0x7ff);
+    st16_le(img + 6, f->fop & 0x7ff);
     if (rexw) {
-        put64(img + 8, f->fip);
-        put64(img + 16, f->fdp);
+        st64_le(img + 8, f->fip);
+        st64_le(img + 16, f->fdp);
     } else {
-        put32(img + 8, (uint32_t)f->fip);
-        put32(img + 16, (uint32_t)f->fdp);
+        st32_le(img + 8, (uint32_t)f->fip);
+        st32_le(img + 16, (uint32_t)f->fdp);
     }
-    put32(img + 24, f->mxcsr);
-    put32(img + 28, MXCSR_MASK_SUPPORTED);
+    st32_le(img + 24, f->mxcsr);
+    st32_le(img + 28, MXCSR_MASK_SUPPORTED);
     for (unsigned i = 0; i < 8; i++) {
         memcpy(img + 32 + 16 * i, f->st[(f->top + i) & 7], 10);
     }
@@ -44,16 +38,16 @@ void fpu_fxsave_image(CPU *cpu, uint8_t *img, bool rexw)
 void fpu_fxrstor_image(CPU *cpu, const uint8_t *img, bool rexw)
 {
     X86FpuState *f = &cpu->fpu;
-    uint16_t fsw = get16(img + 2);
+    uint16_t fsw = ld16_le(img + 2);
 
-    f->fcw = get16(img + 0);
+    f->fcw = ld16_le(img + 0);
     f->top = (fsw >> FSW_TOP_SHIFT) & 7;
     f->fsw = fsw & ~(7u << FSW_TOP_SHIFT);
     f->ftw = img[4];
-    f->fop = get16(img + 6) & 0x7ff;
-    f->fip = rexw ? get64(img + 8) : get32(img + 8);
-    f->fdp = rexw ? get64(img + 16) : get32(img + 16);
-    f->mxcsr = get32(img + 24);
+    f->fop = ld16_le(img + 6) & 0x7ff;
+    f->fip = rexw ? ld64_le(img + 8) : ld32_le(img + 8);
+    f->fdp = rexw ? ld64_le(img + 16) : ld32_le(img + 16);
+    f->mxcsr = ld32_le(img + 24);
     for (unsigned i = 0; i < 8; i++) {
         uint8_t *st = f->st[(f->top + i) & 7];
         memcpy(st, img + 32 + 16 * i, 10);
@@ -98,7 +92,7 @@ static void fxrstor(CPU *cpu, const Insn *i)
         uint64_t v = mem_read64(cpu, la + k);
         memcpy(img + k, &v, 8);
     }
-    if (get32(img + 24) & ~MXCSR_MASK_SUPPORTED) {
+    if (ld32_le(img + 24) & ~MXCSR_MASK_SUPPORTED) {
         x86_raise_gp0(cpu);
     }
     fpu_fxrstor_image(cpu, img, i->rex & 8);

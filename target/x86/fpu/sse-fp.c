@@ -227,47 +227,23 @@ static inline double h_q2d(int64_t v) { double r; __asm__ volatile("cvtsi2sdq %1
 static inline double h_s2d(float v) { double r; __asm__ volatile("cvtss2sd %1, %0" : "=x"(r) : "x"(v)); return r; }
 static inline float h_d2s(double v) { float r; __asm__ volatile("cvtsd2ss %1, %0" : "=x"(r) : "x"(v)); return r; }
 
-/* Float to integer; @trunc: round toward zero (the CVTT forms). */
-static inline int32_t h_s2i(float v, bool trunc)
-{
-    int32_t r;
-    if (trunc) {
-        __asm__ volatile("cvttss2si %1, %0" : "=r"(r) : "x"(v));
-    } else {
-        __asm__ volatile("cvtss2si %1, %0" : "=r"(r) : "x"(v));
+/* Float to integer; @trunc: round toward zero (the CVTT forms). The
+   destination register's width picks the 32- or 64-bit encoding. */
+#define H_F2I(name, ftype, itype, cvt)                                        \
+    static inline itype name(ftype v, bool trunc)                             \
+    {                                                                         \
+        itype r;                                                              \
+        if (trunc) {                                                          \
+            __asm__ volatile("cvtt" cvt " %1, %0" : "=r"(r) : "x"(v));        \
+        } else {                                                              \
+            __asm__ volatile("cvt" cvt " %1, %0" : "=r"(r) : "x"(v));         \
+        }                                                                     \
+        return r;                                                             \
     }
-    return r;
-}
-static inline int64_t h_s2q(float v, bool trunc)
-{
-    int64_t r;
-    if (trunc) {
-        __asm__ volatile("cvttss2si %1, %0" : "=r"(r) : "x"(v));
-    } else {
-        __asm__ volatile("cvtss2si %1, %0" : "=r"(r) : "x"(v));
-    }
-    return r;
-}
-static inline int32_t h_d2i(double v, bool trunc)
-{
-    int32_t r;
-    if (trunc) {
-        __asm__ volatile("cvttsd2si %1, %0" : "=r"(r) : "x"(v));
-    } else {
-        __asm__ volatile("cvtsd2si %1, %0" : "=r"(r) : "x"(v));
-    }
-    return r;
-}
-static inline int64_t h_d2q(double v, bool trunc)
-{
-    int64_t r;
-    if (trunc) {
-        __asm__ volatile("cvttsd2si %1, %0" : "=r"(r) : "x"(v));
-    } else {
-        __asm__ volatile("cvtsd2si %1, %0" : "=r"(r) : "x"(v));
-    }
-    return r;
-}
+H_F2I(h_s2i, float, int32_t, "ss2si")
+H_F2I(h_s2q, float, int64_t, "ss2si")
+H_F2I(h_d2i, double, int32_t, "sd2si")
+H_F2I(h_d2q, double, int64_t, "sd2si")
 
 /* CVTSI2SS/SD xmm, r/m32 (r/m64 with REX.W): the low lane only. */
 static inline void cvtsi2x(CPU *cpu, const Insn *i, bool dbl)

@@ -14,11 +14,7 @@ int_binop(CPU *cpu, const Insn *i, unsigned n, VecOp op)
 {
     Vec d, s;
 
-    if (n == 16) {
-        sse_check(cpu, i);
-    } else {
-        mmx_check(cpu, i);
-    }
+    vec_check(cpu, i, n);
     src_get(cpu, i, &s, n, n, true);
     vreg_get(cpu, i->reg, &d, n);
     if (n == 8) {
@@ -327,12 +323,7 @@ shift_imm(CPU *cpu, const Insn *i, unsigned n, unsigned group)
     if (!op || i->mod != 3) {
         x86_raise_ud(cpu);
     }
-    if (n == 16) {
-        sse_check(cpu, i);
-    } else {
-        mmx_check(cpu, i);
-        mmx_enter(cpu);
-    }
+    vec_check_enter(cpu, i, n);
     vreg_get(cpu, i->rm, &d, n);
     op(&d, &cnt, n, 0);
     vreg_set(cpu, i->rm, &d, n);
@@ -354,12 +345,7 @@ static inline __attribute__((always_inline)) void pmovmskb(CPU *cpu, const Insn 
     if (i->mod != 3) {
         x86_raise_ud(cpu);
     }
-    if (n == 16) {
-        sse_check(cpu, i);
-    } else {
-        mmx_check(cpu, i);
-        mmx_enter(cpu);
-    }
+    vec_check_enter(cpu, i, n);
     vreg_get(cpu, i->rm, &s, n);
     for (unsigned k = 0; k < n; k++) {
         m |= (uint32_t)(s.b[k] >> 7) << k;
@@ -376,11 +362,7 @@ static inline __attribute__((always_inline)) void pinsrw(CPU *cpu, const Insn *i
     Vec d;
     uint16_t v;
 
-    if (n == 16) {
-        sse_check(cpu, i);
-    } else {
-        mmx_check(cpu, i);
-    }
+    vec_check(cpu, i, n);
     if (i->mod == 3) {
         v = (uint16_t)cpu->s.regs[i->rm];
     } else {
@@ -405,12 +387,7 @@ static inline __attribute__((always_inline)) void pextrw(CPU *cpu, const Insn *i
     if (i->mod != 3) {
         x86_raise_ud(cpu);
     }
-    if (n == 16) {
-        sse_check(cpu, i);
-    } else {
-        mmx_check(cpu, i);
-        mmx_enter(cpu);
-    }
+    vec_check_enter(cpu, i, n);
     vreg_get(cpu, i->rm, &s, n);
     cpu->s.regs[i->reg] = s.w[i->imm & (n / 2 - 1)];
 }

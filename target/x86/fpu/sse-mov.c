@@ -338,12 +338,7 @@ static inline void maskmov(CPU *cpu, const Insn *i, unsigned n)
     if (i->mod != 3) {
         x86_raise_ud(cpu);
     }
-    if (n == 16) {
-        sse_check(cpu, i);
-    } else {
-        mmx_check(cpu, i);
-        mmx_enter(cpu);
-    }
+    vec_check_enter(cpu, i, n);
     vreg_get(cpu, i->reg, &d, n);
     vreg_get(cpu, i->rm, &m, n);
     if (i->addrsize == 4) {

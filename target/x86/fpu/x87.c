@@ -15,6 +15,7 @@
  * instruction. FBLD/FBSTP are not implemented (#UD).
  */
 #include "fpu-internal.h"
+#include "kemu/bytes.h"
 #include "kemu/log.h"
 
 typedef long double f80;
@@ -290,7 +291,7 @@ unsigned fpu_full_tag(const CPU *cpu, unsigned r)
 {
     const uint8_t *p = cpu->fpu.st[r];
     uint64_t mant;
-    unsigned exp = (p[8] | p[9] << 8) & 0x7fff;
+    unsigned exp = ld16_le(p + 8) & 0x7fff;
 
     if (!((cpu->fpu.ftw >> r) & 1)) {
         return 3;
@@ -327,7 +328,7 @@ static inline bool f80_isnan(f80 v)
     uint64_t m;
     memcpy(p, &v, 10);
     memcpy(&m, p, 8);
-    return ((p[8] | p[9] << 8) & 0x7fff) == 0x7fff && (m << 1);
+    return (ld16_le(p + 8) & 0x7fff) == 0x7fff && (m << 1);
 }
 
 /*
@@ -539,7 +540,7 @@ static void store_mem(CPU *cpu, uint64_t la, unsigned kind, bool pop)
     case 8: mem_write64(cpu, la, v); break;
     default:
         memcpy(raw, &a, 10);
-        mem_write16(cpu, la + 8, raw[8] | raw[9] << 8);
+        mem_write16(cpu, la + 8, ld16_le(raw + 8));
         memcpy(&v, raw, 8);
         mem_write64(cpu, la, v);
         break;
@@ -644,7 +645,7 @@ static void fnsave(CPU *cpu, const Insn *i, uint64_t la)
         uint64_t m;
         memcpy(&m, p, 8);
         mem_write64(cpu, la + off + 10 * k, m);
-        mem_write16(cpu, la + off + 10 * k + 8, p[8] | p[9] << 8);
+        mem_write16(cpu, la + off + 10 * k + 8, ld16_le(p + 8));
     }
     fninit(cpu);
 }
@@ -810,7 +811,7 @@ static void d9_reg(CPU *cpu, const Insn *i)
         return;
     case 0xf2: case 0xf4: case 0xfb: { /* FPTAN FXTRACT FSINCOS: two results */
         const uint8_t *p = cpu->fpu.st[ph(cpu, 0)];
-        unsigned exp = (p[8] | p[9] << 8) & 0x7fff;
+        unsigned exp = ld16_le(p + 8) & 0x7fff;
         if (st_empty(cpu, 0)) {
             if (x87_underflow(cpu)) {
                 st_set(cpu, 0, f80_indefinite());

@@ -1,0 +1,251 @@
+/*
+ * virtio-net (device type 1) over virtio-pci: one receive queue (0) and
+ * one transmit queue (1); features MAC, STATUS (link always up), CSUM
+ * (the driver may leave a TCP/UDP checksum for us to fill) and MRG_RXBUF
+ * (a received frame may span several receive buffers; the header's
+ * num_buffers says how many). Every buffer starts with the 12-byte
+ * virtio_net_hdr_v1.
+ *
+ * Receive buffers are taken from the ring ahead of time into a small
+ * stash, so can_receive() knows whether a whole frame fits before the
+ * back end hands it over.
+ */
+#include <string.h>
+#include "hw/net/nic.h"
+#include "hw/virtio/virtio.h"
+#include "kemu/error.h"
+#include "kemu/log.h"
+#include "net/net.h"
+
+#define VIRTIO_NET_F_CSUM (1ull << 0)
+#define VIRTIO_NET_F_MAC (1ull << 5)
+#define VIRTIO_NET_F_MRG_RXBUF (1ull << 15)
+#define VIRTIO_NET_F_STATUS (1ull << 16)
+#define VIRTIO_NET_S_LINK_UP 1
+#define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
+#define VIRTIO_STATUS_DRIVER_OK 4
+
+#define NET_HDR_LEN 12               /* virtio_net_hdr_v1 */
+#define RXQ 0
+#define TXQ 1
+#define QUEUE_SIZE 256
+#define RX_STASH 16                  /* receive buffers held ahead */
+#define RX_NEED (NET_HDR_LEN + 1518) /* largest frame (no GSO offered) */
+
+typedef struct VirtioNet {
+    VirtioDevice vd;
+    NetClient *nic;
+    uint8_t mac[6];
+    VirtqElem *stash;                /* RX_STASH receive buffers */
+    unsigned stashed;
+    size_t stashed_bytes;
+    VirtqElem *tx_elem;
+    uint8_t frame[NET_HDR_LEN + NET_MAX_FRAME];
+} VirtioNet;
+
+static bool driver_ok(VirtioNet *n)
+{
+    return n->vd.status & VIRTIO_STATUS_DRIVER_OK;
+}
+
+static bool mergeable(VirtioNet *n)
+{
+    return virtio_has_feature(&n->vd, VIRTIO_NET_F_MRG_RXBUF);
+}
+
+/* Pop receive buffers into the stash until a full frame fits. */
+static void rx_fill_stash(VirtioNet *n)
+{
+    VirtQueue *vq = virtio_queue(&n->vd, RXQ);
+
+    while (n->stashed < RX_STASH && (mergeable(n) ? n->stashed_bytes < RX_NEED
+                                                  : n->stashed == 0)) {
+        VirtqElem *e = &n->stash[n->stashed];
+        if (virtqueue_pop(vq, e) != 1) {
+            return;
+        }
+        n->stashed++;
+        n->stashed_bytes += e->in_len;
+    }
+}
+
+static bool virtio_net_can_receive(NetClient *nc)
+{
+    VirtioNet *n = nc->opaque;
+
+    if (!driver_ok(n)) {
+        return false;
+    }
+    rx_fill_stash(n);
+    /* A full stash that still cannot hold a frame is the guest's doing:
+     * say yes and let receive drop frames that do not fit. */
+    return n->stashed == RX_STASH || (mergeable(n) ? n->stashed_bytes >= RX_NEED
+                                                   : n->stashed > 0);
+}
+
+static void virtio_net_receive(NetClient *nc, const uint8_t *buf, size_t len)
+{
+    VirtioNet *n = nc->opaque;
+    VirtQueue *vq = virtio_queue(&n->vd, RXQ);
+    size_t total = NET_HDR_LEN + len, off = 0;
+    unsigned used = 0;
+
+    if (!driver_ok(n) || total > sizeof(n->frame)) {
+        return;
+    }
+    rx_fill_stash(n);
+    if (mergeable(n) ? n->stashed_bytes < total
+                     : (n->stashed == 0 || n->stash[0].in_len < total)) {
+        log_guest_error("virtio-net: receive buffers too small for a %zu-byte frame", len);
+        return;
+    }
+    /* Header: no offloads, num_buffers filled below. */
+    memset(n->frame, 0, NET_HDR_LEN);
+    memcpy(n->frame + NET_HDR_LEN, buf, len);
+    while (off < total) {
+        VirtqElem *e = &n->stash[used++];
+        size_t chunk = MIN(e->in_len, total - off);
+        iov_from_buf(e->in, e->in_num, 0, n->frame + off, chunk);
+        off += chunk;
+    }
+    /* num_buffers sits at bytes 10-11 of the header, in the first buffer. */
+    uint8_t nb[2] = { used & 0xff, used >> 8 };
+    iov_from_buf(n->stash[0].in, n->stash[0].in_num, 10, nb, 2);
+    off = 0;
+    for (unsigned i = 0; i < used; i++) {
+        size_t chunk = MIN(n->stash[i].in_len, total - off);
+        virtqueue_push(vq, &n->stash[i], chunk);
+        off += chunk;
+        n->stashed_bytes -= n->stash[i].in_len;
+    }
+    n->stashed -= used;
+    memmove(n->stash, n->stash + used, n->stashed * sizeof(VirtqElem));
+    virtqueue_notify(vq);
+}
+
+/* The driver left a checksum to fill: [csum_start, end) stored at +offset. */
+static void tx_fill_csum(uint8_t *p, size_t len, const uint8_t *hdr)
+{
+    size_t start = hdr[6] | hdr[7] << 8, where = start + (hdr[8] | hdr[9] << 8);
+    uint16_t c;
+
+    if (start >= len || where + 2 > len) {
+        log_guest_error("virtio-net: checksum offsets beyond the frame");
+        return;
+    }
+    /* The field holds the pseudo-header sum; checksum over it as well. */
+    c = net_checksum(p + start, len - start, 0);
+    p[where] = c >> 8;
+    p[where + 1] = c;
+}
+
+static void virtio_net_tx(VirtioNet *n)
+{
+    VirtQueue *vq = virtio_queue(&n->vd, TXQ);
+    VirtqElem *e = n->tx_elem;
+    int r;
+
+    while ((r = virtqueue_pop(vq, e)) == 1) {
+        size_t len = iov_to_buf(e->out, e->out_num, 0, n->frame, sizeof(n->frame));
+        if (len > NET_HDR_LEN) {
+            uint8_t *frame = n->frame + NET_HDR_LEN;
+            if (n->frame[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+                tx_fill_csum(frame, len - NET_HDR_LEN, n->frame);
+            }
+            net_send(n->nic, frame, len - NET_HDR_LEN);
+        }
+        virtqueue_push(vq, e, 0);
+    }
+    virtqueue_notify(vq);
+}
+
+static void virtio_net_queue_notify(VirtioDevice *vd, unsigned q)
+{
+    VirtioNet *n = (VirtioNet *)vd;
+
+    if (q == TXQ) {
+        virtio_net_tx(n);
+    } else if (q == RXQ) {
+        net_client_ready(n->nic);
+    }
+}
+
+static void virtio_net_status_changed(VirtioDevice *vd, bool ok)
+{
+    VirtioNet *n = (VirtioNet *)vd;
+
+    /* On reset the rings are gone: forget the buffers taken from them. */
+    n->stashed = 0;
+    n->stashed_bytes = 0;
+    if (ok) {
+        net_client_ready(n->nic);
+    }
+}
+
+static void virtio_net_get_config(VirtioDevice *vd, uint8_t *cfg)
+{
+    VirtioNet *n = (VirtioNet *)vd;
+
+    memcpy(cfg, n->mac, 6);
+    cfg[6] = VIRTIO_NET_S_LINK_UP;
+    cfg[7] = 0;
+    cfg[8] = 1;                      /* max_virtqueue_pairs */
+    cfg[9] = 0;
+}
+
+static void virtio_net_finalize(VirtioDevice *vd)
+{
+    VirtioNet *n = (VirtioNet *)vd;
+
+    net_client_free(n->nic);
+    n->nic = NULL;
+    g_free(n->stash);
+    g_free(n->tx_elem);
+}
+
+static const VirtioDeviceOps virtio_net_ops = {
+    .name = "virtio-net",
+    .device_id = 1,
+    .pci_class = 0x0200,
+    .features = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_MRG_RXBUF |
+                VIRTIO_NET_F_CSUM,
+    .num_queues = 2,
+    .queue_size = QUEUE_SIZE,
+    .config_size = 10,
+    .get_config = virtio_net_get_config,
+    .queue_notify = virtio_net_queue_notify,
+    .status_changed = virtio_net_status_changed,
+    .finalize = virtio_net_finalize,
+};
+
+static const NetClientOps virtio_net_nic_ops = {
+    .type = "nic",
+    .receive = virtio_net_receive,
+    .can_receive = virtio_net_can_receive,
+};
+
+static bool virtio_net_create(Machine *m, Opts *o, GError **errp)
+{
+    const char *id = opts_get(o, "id");
+    VirtioNet *n = g_malloc0(sizeof(*n));
+
+    n->vd.ops = &virtio_net_ops;
+    n->nic = net_client_new(&virtio_net_nic_ops, id ? id : "virtio-net", n);
+    n->stash = g_new(VirtqElem, RX_STASH);
+    n->tx_elem = g_new(VirtqElem, 1);
+    if (!net_nic_setup(n->nic, o, n->mac, errp) ||
+        !virtio_pci_create(m, &n->vd, o, id, errp)) {
+        net_client_free(n->nic);
+        g_free(n->stash);
+        g_free(n->tx_elem);
+        g_free(n);
+        return false;
+    }
+    return true;
+}
+
+const DeviceType virtio_net_pci_type = {
+    .name = "virtio-net-pci",
+    .help = "virtio network card (netdev=ID, mac=MAC, addr=SLOT)",
+    .create = virtio_net_create,
+};

@@ -1,0 +1,129 @@
+/*
+ * Networking: clients that exchange Ethernet frames in pairs. A back end
+ * (-netdev user = slirp, -netdev tap) and a front end (a NIC model such as
+ * e1000 or virtio-net) are each a NetClient; net_client_connect() makes
+ * them peers and net_send() hands a frame from one to the other.
+ *
+ * Backpressure: a receiver that cannot take a frame now (a NIC whose guest
+ * gave no receive buffers) returns false from can_receive. net_send() then
+ * keeps the frame in the receiver's bounded queue (dropping the oldest
+ * beyond NET_QUEUE_MAX frames, as a full wire would) and the receiver calls
+ * net_client_ready() once it can take frames again; that flushes the
+ * queue and tells the sender (ops->peer_ready) so a tap back end can
+ * resume reading its file descriptor.
+ *
+ * Threads: every function here runs with the BQL held (vCPU threads doing
+ * device I/O, the main loop dispatching back-end sources).
+ */
+#ifndef NET_NET_H
+#define NET_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <glib.h>
+#include "system/opts.h"
+
+typedef struct NetClient NetClient;
+typedef struct Machine Machine;
+
+#define NET_QUEUE_MAX 256            /* frames held for a busy receiver */
+#define NET_MAX_FRAME 65536          /* largest frame net_send() accepts */
+
+typedef struct NetClientOps {
+    const char *type;                /* "user", "tap", "nic" */
+    /*
+     * Take one Ethernet frame (without FCS) sent by the peer. The client
+     * copies what it keeps; @buf is only valid during the call. A receiver
+     * that finds itself full after all may drop the frame.
+     */
+    void (*receive)(NetClient *nc, const uint8_t *buf, size_t len);
+    /* Whether receive() would accept a frame now. Optional: always yes. */
+    bool (*can_receive)(NetClient *nc);
+    /* The peer can take frames again (its queue drained). Optional. */
+    void (*peer_ready)(NetClient *nc);
+    /* Release the client's own resources (net_client_free). Optional. */
+    void (*cleanup)(NetClient *nc);
+} NetClientOps;
+
+struct NetClient {
+    const NetClientOps *ops;
+    char *name;                      /* netdev id, or the NIC's id/model */
+    void *opaque;                    /* owner's state */
+    NetClient *peer;
+    GQueue queue;                    /* GBytes frames waiting for this client */
+    bool flushing;                   /* inside net_client_ready() */
+    uint64_t dropped;                /* frames lost to a full queue */
+};
+
+/*
+ * Create a client of @ops named @name (copied) with @opaque. Back ends
+ * register with net_backend_register() so NICs find them by id.
+ */
+NetClient *net_client_new(const NetClientOps *ops, const char *name, void *opaque);
+/* Disconnect, run ops->cleanup, drop queued frames, free. NULL is fine. */
+void net_client_free(NetClient *nc);
+
+/*
+ * Make @a and @b peers. False with @errp set if either already has one
+ * (a netdev serves exactly one NIC).
+ */
+bool net_client_connect(NetClient *a, NetClient *b, GError **errp);
+
+/*
+ * Send @len bytes from @from to its peer: delivered now, or queued for a
+ * busy peer. Returns true if delivered or queued, false if dropped (no
+ * peer, oversized, or the queue overflowed and lost a frame).
+ */
+bool net_send(NetClient *from, const uint8_t *buf, size_t len);
+/* Whether @from's peer exists and can take a frame now with nothing queued. */
+bool net_peer_can_receive(NetClient *from);
+/*
+ * @nc can receive again: deliver its queued frames while can_receive
+ * holds, then tell the peer (peer_ready) if the queue emptied.
+ */
+void net_client_ready(NetClient *nc);
+
+/* Back ends by id: for -device ...,netdev=ID. */
+void net_backend_register(NetClient *nc);
+NetClient *net_backend_find(const char *id);
+/* Free every registered back end (process exit, tests). */
+void net_backends_free(void);
+
+/*
+ * -netdev TYPE,id=ID,...: create and register a back end. False with @errp
+ * set on unknown types, bad options or host failures (e.g. no /dev/net/tun).
+ */
+bool net_netdev_create(const char *str, GError **errp);
+/*
+ * -nic TYPE[,model=M][,mac=MAC][,back-end options]: a back end plus a NIC
+ * of model M (default e1000) attached to it, on @m.
+ */
+bool net_nic_create(Machine *m, const char *str, GError **errp);
+
+/*
+ * The NIC side of -device ...,netdev=ID,mac=MAC: find and connect the back
+ * end (none: the NIC's frames go nowhere) and parse the MAC (default
+ * 52:54:00:12:34:56 plus one per NIC). Consumes "netdev" and "mac" of @o.
+ */
+bool net_nic_setup(NetClient *nic, Opts *o, uint8_t mac[6], GError **errp);
+
+/* Parse "aa:bb:cc:dd:ee:ff". */
+bool net_parse_mac(const char *s, uint8_t mac[6]);
+
+/* Internet checksum (RFC 1071) of @len bytes, folded, starting from @sum. */
+uint16_t net_checksum(const uint8_t *buf, size_t len, uint32_t sum);
+
+/* Back-end constructors (net/slirp.c, net/tap.c); @raw is the whole option
+ * string, for keys that may repeat (hostfwd). */
+NetClient *net_slirp_create(const char *id, Opts *o, const char *raw, GError **errp);
+NetClient *net_tap_create(const char *id, Opts *o, GError **errp);
+
+/*
+ * Parse one hostfwd rule "PROTO:[HADDR]:HPORT-[GADDR]:GPORT" (PROTO tcp or
+ * udp, empty addresses meaning any / the DHCP guest). For tests and slirp.c.
+ */
+bool net_parse_hostfwd(const char *s, bool *udp, uint32_t *haddr, uint16_t *hport,
+                       uint32_t *gaddr, uint16_t *gport, GError **errp);
+
+#endif

@@ -1,0 +1,283 @@
+/* Frame exchange between NICs and back ends (include/net/net.h). */
+#include <string.h>
+#include "hw/device.h"
+#include "kemu/error.h"
+#include "kemu/log.h"
+#include "net/net.h"
+
+static GPtrArray *backends;         /* registered back ends (NetClient *) */
+static unsigned nic_count;          /* NICs set up: the default MAC's last byte */
+static unsigned nic_auto_ids;       /* -nic back ends without id= */
+
+NetClient *net_client_new(const NetClientOps *ops, const char *name, void *opaque)
+{
+    NetClient *nc = g_new0(NetClient, 1);
+
+    nc->ops = ops;
+    nc->name = g_strdup(name);
+    nc->opaque = opaque;
+    g_queue_init(&nc->queue);
+    return nc;
+}
+
+void net_client_free(NetClient *nc)
+{
+    if (!nc) {
+        return;
+    }
+    if (nc->peer) {
+        nc->peer->peer = NULL;
+    }
+    if (backends) {
+        g_ptr_array_remove(backends, nc);
+    }
+    if (nc->ops->cleanup) {
+        nc->ops->cleanup(nc);
+    }
+    g_queue_clear_full(&nc->queue, (GDestroyNotify)g_bytes_unref);
+    g_free(nc->name);
+    g_free(nc);
+}
+
+bool net_client_connect(NetClient *a, NetClient *b, GError **errp)
+{
+    if (a == b || a->peer || b->peer) {
+        error_setg(errp, "network client '%s' is already in use",
+                   (a->peer || a == b) ? a->name : b->name);
+        return false;
+    }
+    a->peer = b;
+    b->peer = a;
+    return true;
+}
+
+static bool can_receive(NetClient *nc)
+{
+    return !nc->ops->can_receive || nc->ops->can_receive(nc);
+}
+
+bool net_peer_can_receive(NetClient *from)
+{
+    NetClient *to = from->peer;
+
+    return to && g_queue_is_empty(&to->queue) && can_receive(to);
+}
+
+bool net_send(NetClient *from, const uint8_t *buf, size_t len)
+{
+    NetClient *to = from->peer;
+    bool lost = false;
+
+    if (!to || len == 0 || len > NET_MAX_FRAME) {
+        return false;
+    }
+    /* Keep frame order: once something is queued, everything queues. */
+    if (g_queue_is_empty(&to->queue) && can_receive(to)) {
+        to->ops->receive(to, buf, len);
+        return true;
+    }
+    if (g_queue_get_length(&to->queue) >= NET_QUEUE_MAX) {
+        g_bytes_unref(g_queue_pop_head(&to->queue));
+        to->dropped++;
+        lost = true;
+    }
+    g_queue_push_tail(&to->queue, g_bytes_new(buf, len));
+    return !lost;
+}
+
+void net_client_ready(NetClient *nc)
+{
+    /* receive() may complete work that calls back in here: do not recurse. */
+    if (nc->flushing) {
+        return;
+    }
+    nc->flushing = true;
+    while (!g_queue_is_empty(&nc->queue) && can_receive(nc)) {
+        GBytes *f = g_queue_pop_head(&nc->queue);
+        gsize len;
+        const uint8_t *data = g_bytes_get_data(f, &len);
+        nc->ops->receive(nc, data, len);
+        g_bytes_unref(f);
+    }
+    nc->flushing = false;
+    if (g_queue_is_empty(&nc->queue) && nc->peer && nc->peer->ops->peer_ready) {
+        nc->peer->ops->peer_ready(nc->peer);
+    }
+}
+
+void net_backend_register(NetClient *nc)
+{
+    if (!backends) {
+        backends = g_ptr_array_new();
+    }
+    g_ptr_array_add(backends, nc);
+}
+
+NetClient *net_backend_find(const char *id)
+{
+    for (guint i = 0; backends && i < backends->len; i++) {
+        NetClient *nc = backends->pdata[i];
+        if (!strcmp(nc->name, id)) {
+            return nc;
+        }
+    }
+    return NULL;
+}
+
+void net_backends_free(void)
+{
+    while (backends && backends->len) {
+        net_client_free(backends->pdata[backends->len - 1]);
+    }
+    if (backends) {
+        g_ptr_array_free(backends, TRUE);
+        backends = NULL;
+    }
+}
+
+/* Create the back end named by @o's "type" with id @id. */
+static NetClient *backend_new(const char *id, Opts *o, const char *raw, GError **errp)
+{
+    const char *type = opts_get(o, "type");
+
+    if (!type) {
+        error_setg(errp, "a network back-end type is required (user or tap)");
+        return NULL;
+    }
+    if (net_backend_find(id)) {
+        error_setg(errp, "duplicate netdev id '%s'", id);
+        return NULL;
+    }
+    if (!strcmp(type, "user")) {
+        return net_slirp_create(id, o, raw, errp);
+    }
+    if (!strcmp(type, "tap")) {
+        return net_tap_create(id, o, errp);
+    }
+    error_setg(errp, "unknown network back end '%s' (supported: user, tap)", type);
+    return NULL;
+}
+
+bool net_netdev_create(const char *str, GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+    Opts *o = opts_parse(str, "type", &err);
+    NetClient *nc = NULL;
+    const char *id;
+
+    if (!o) {
+        error_setg(errp, "-netdev %s: %s", str, err->message);
+        return false;
+    }
+    id = opts_get(o, "id");
+    if (!id || !*id) {
+        error_setg(errp, "-netdev %s: id= is required", str);
+    } else if ((nc = backend_new(id, o, str, &err)) == NULL) {
+        error_setg(errp, "-netdev %s: %s", str, err->message);
+    } else if (!opts_check_all_used(o, "-netdev", &err)) {
+        error_setg(errp, "-netdev %s: %s", str, err->message);
+        net_client_free(nc);
+        nc = NULL;
+    } else {
+        net_backend_register(nc);
+    }
+    opts_free(o);
+    return nc != NULL;
+}
+
+bool net_nic_create(Machine *m, const char *str, GError **errp)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *id = NULL;
+    g_autofree char *dev = NULL;
+    Opts *o = opts_parse(str, "type", &err);
+    const char *model, *mac, *given_id;
+    NetClient *nc;
+    bool ok = false;
+
+    if (!o) {
+        error_setg(errp, "-nic %s: %s", str, err->message);
+        return false;
+    }
+    model = opts_get(o, "model");
+    mac = opts_get(o, "mac");
+    given_id = opts_get(o, "id");
+    id = given_id ? g_strdup(given_id) : g_strdup_printf("__nic%u", nic_auto_ids++);
+    if (model && strchr(model, ',')) {
+        error_setg(errp, "-nic %s: bad model", str);
+    } else if ((nc = backend_new(id, o, str, &err)) == NULL) {
+        error_setg(errp, "-nic %s: %s", str, err->message);
+    } else if (!opts_check_all_used(o, "-nic", &err)) {
+        error_setg(errp, "-nic %s: %s", str, err->message);
+        net_client_free(nc);
+    } else {
+        net_backend_register(nc);
+        dev = g_strdup_printf("%s,netdev=%s%s%s", model ? model : "e1000", id,
+                              mac ? ",mac=" : "", mac ? mac : "");
+        ok = device_create_from_string(m, dev, errp);
+    }
+    opts_free(o);
+    return ok;
+}
+
+bool net_parse_mac(const char *s, uint8_t mac[6])
+{
+    unsigned v[6];
+    char end;
+
+    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+               &end) != 6 || strlen(s) != 17) {
+        return false;
+    }
+    for (int i = 0; i < 6; i++) {
+        mac[i] = v[i];
+    }
+    return true;
+}
+
+bool net_nic_setup(NetClient *nic, Opts *o, uint8_t mac[6], GError **errp)
+{
+    const char *netdev = opts_get(o, "netdev");
+    const char *macstr = opts_get(o, "mac");
+
+    if (macstr) {
+        if (!net_parse_mac(macstr, mac)) {
+            error_setg(errp, "mac=%s: expected aa:bb:cc:dd:ee:ff", macstr);
+            return false;
+        }
+        if (mac[0] & 1) {
+            error_setg(errp, "mac=%s: a multicast address cannot be a NIC's", macstr);
+            return false;
+        }
+    } else {
+        static const uint8_t base[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+        memcpy(mac, base, 6);
+        mac[5] += nic_count;
+    }
+    nic_count++;
+    if (netdev) {
+        NetClient *be = net_backend_find(netdev);
+        if (!be) {
+            error_setg(errp, "netdev=%s: no such -netdev", netdev);
+            return false;
+        }
+        return net_client_connect(be, nic, errp);
+    }
+    return true;
+}
+
+uint16_t net_checksum(const uint8_t *buf, size_t len, uint32_t sum)
+{
+    uint64_t s = sum;
+
+    for (size_t i = 0; i + 1 < len; i += 2) {
+        s += (uint32_t)buf[i] << 8 | buf[i + 1];
+    }
+    if (len & 1) {
+        s += (uint32_t)buf[len - 1] << 8;
+    }
+    while (s >> 16) {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    return ~s & 0xffff;
+}
