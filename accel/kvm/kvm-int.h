@@ -18,6 +18,7 @@ typedef struct KvmState {
     size_t run_size;             /* KVM_GET_VCPU_MMAP_SIZE */
     unsigned next_slot, max_slots;
     bool has_debugregs, has_vcpu_events;
+    bool has_ioeventfd;          /* KVM_CAP_IOEVENTFD */
     CpuidTable supported;        /* KVM_GET_SUPPORTED_CPUID */
     uint32_t *msrs;              /* KVM_GET_MSR_INDEX_LIST */
     unsigned nmsrs;

@@ -274,6 +274,7 @@ static bool check_host(KvmState *ks, Machine *m, GError **errp)
     ks->max_slots = slots > 0 ? (unsigned)slots : 32;
     ks->has_debugregs = check_cap(ks->kvm_fd, KVM_CAP_DEBUGREGS);
     ks->has_vcpu_events = check_cap(ks->kvm_fd, KVM_CAP_VCPU_EVENTS);
+    ks->has_ioeventfd = check_cap(ks->kvm_fd, KVM_CAP_IOEVENTFD);
     int sz = ioctl(ks->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
     if (sz < (int)sizeof(struct kvm_run)) {
         error_setg(errp, "KVM_GET_VCPU_MMAP_SIZE: %s",
@@ -391,6 +392,39 @@ static void kvm_signal_msi(Machine *m, uint64_t addr, uint32_t data)
     }
 }
 
+/*
+ * No datamatch: every address we register belongs to one queue, so any
+ * value written there is a notification for it.
+ */
+static bool kvm_ioeventfd(Machine *m, uint64_t addr, unsigned len, bool mmio, int fd,
+                          bool assign, GError **errp)
+{
+    KvmState *ks = kvm_state(m);
+    struct kvm_ioeventfd io = {
+        .addr = addr,
+        .len = len,
+        .fd = fd,
+        .flags = (mmio ? 0 : KVM_IOEVENTFD_FLAG_PIO) |
+                 (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+    };
+
+    if (!ks || !ks->has_ioeventfd) {
+        error_setg(errp, "KVM: no KVM_CAP_IOEVENTFD on this host");
+        return false;
+    }
+    if (len != 1 && len != 2 && len != 4 && len != 8) {
+        error_setg(errp, "KVM_IOEVENTFD: length %u (1, 2, 4 or 8)", len);
+        return false;
+    }
+    if (ioctl(ks->vm_fd, KVM_IOEVENTFD, &io) < 0) {
+        error_setg(errp, "KVM_IOEVENTFD %s %s 0x%" G_GINT64_MODIFIER "x/%u: %s",
+                   assign ? "assign" : "deassign", mmio ? "mmio" : "pio", addr, len,
+                   g_strerror(errno));
+        return false;
+    }
+    return true;
+}
+
 static void kvm_cleanup(Machine *m)
 {
     KvmState *ks = kvm_state(m);
@@ -420,6 +454,7 @@ const AccelOps kvm_accel_ops = {
     .has_irqchip = kvm_has_irqchip,
     .set_gsi = kvm_set_gsi,
     .signal_msi = kvm_signal_msi,
+    .ioeventfd = kvm_ioeventfd,
     .vcpu_init = kvm_vcpu_init,
     .vcpu_thread_init = kvm_vcpu_thread_init,
     .vcpu_run = kvm_vcpu_run,

@@ -54,6 +54,16 @@
 #define PCI_MSIX_ENTRY_MASKED 1u
 #define PCI_MSIX_MAX_VECTORS 2048
 
+#define PCI_CAP_ID_MSI 0x05
+#define PCI_MSI_FLAGS 2             /* within the capability */
+#define PCI_MSI_ADDRESS_LO 4
+#define PCI_MSI_FLAGS_ENABLE 0x0001
+#define PCI_MSI_FLAGS_QMASK 0x000e  /* multiple message capable (log2) */
+#define PCI_MSI_FLAGS_QSIZE 0x0070  /* multiple message enable (log2) */
+#define PCI_MSI_FLAGS_64BIT 0x0080
+#define PCI_MSI_FLAGS_MASKBIT 0x0100
+#define PCI_MSI_MAX_VECTORS 32
+
 /* What the bus keeps per function besides the device's PciDevice. */
 typedef struct PciFunc {
     PciDevice *d;                   /* NULL: empty */
@@ -105,6 +115,11 @@ void msix_config_written(PciDevice *d, uint16_t old_flags);
 void msix_reset(PciDevice *d);
 /* msix.c: free the table and PBA. */
 void msix_release(PciDevice *d);
+
+/* msi.c: react to a config write that touched the MSI capability. */
+void msi_config_written(PciDevice *d);
+/* msi.c: power-on state (nothing pending). */
+void msi_reset(PciDevice *d);
 
 static inline PciFunc *pci_func_of(PciDevice *d)
 {

@@ -247,6 +247,9 @@ void pci_bar_update(PciDevice *d, int bar)
     if (b->mapped != PCI_BAR_UNMAPPED) {
         iobus_unmap(iob, b->mapped);
         b->mapped = PCI_BAR_UNMAPPED;
+        if (d->bar_mapped) {
+            d->bar_mapped(d, bar, PCI_BAR_UNMAPPED);
+        }
     }
     if (want == PCI_BAR_UNMAPPED) {
         return;
@@ -264,6 +267,9 @@ void pci_bar_update(PciDevice *d, int bar)
         return;
     }
     b->mapped = want;
+    if (d->bar_mapped) {
+        d->bar_mapped(d, bar, want);
+    }
 }
 
 static void update_bars(PciDevice *d)
@@ -282,7 +288,8 @@ void pci_update_intx(PciDevice *d)
     PciFunc *f = pci_func_of(d);
     uint8_t pin = d->config[PCI_INTERRUPT_PIN];
     bool want = d->intx_level && pin &&
-                !(pci_cfg16(d, PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE) && !msix_enabled(d);
+                !(pci_cfg16(d, PCI_COMMAND) & PCI_COMMAND_INTX_DISABLE) && !msix_enabled(d) &&
+                !msi_enabled(d);
 
     if (want == f->intx_asserted) {
         return;
@@ -380,6 +387,10 @@ void pci_bus_config_write(PciBus *bus, unsigned devfn, unsigned off, uint32_t va
     if (d->msix_cap && ranges_overlap(off, size, d->msix_cap + PCI_MSIX_FLAGS, 2)) {
         msix_config_written(d, old_msix_flags);
     }
+    /* Unmasking, enabling, or MSI-X going off may release pending MSIs. */
+    if (d->msi_cap) {
+        msi_config_written(d);
+    }
     pci_update_intx(d);
     if (d->config_written) {
         d->config_written(d, off, size);
@@ -398,6 +409,7 @@ void pci_bus_reset(PciBus *bus)
             d->config[a] &= (uint8_t)~(d->wmask[a] | d->w1cmask[a]);
         }
         msix_reset(d);
+        msi_reset(d);
         update_bars(d);
         pci_update_intx(d);
     }

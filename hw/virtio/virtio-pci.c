@@ -12,7 +12,12 @@
  * Every register is reached at any access size: reads build the bytes of
  * the structure, writes merge into them and apply each field they touch.
  */
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <glib-unix.h>
+#include "accel/accel.h"
 #include "kemu/error.h"
 #include "kemu/log.h"
 #include "virtio-internal.h"
@@ -61,16 +66,32 @@ static const CommonField common_fields[] = {
 };
 
 /*
+ * A queue's notify address handed to the accelerator (ioeventfd): guest
+ * writes there signal @fd without an exit to us, and the main loop calls
+ * queue_notify. fd < 0: not registered.
+ */
+typedef struct VirtioPci VirtioPci;
+typedef struct VpNotifier {
+    VirtioPci *vp;
+    unsigned q;
+    int fd;
+    guint watch;
+    uint64_t addr;
+} VpNotifier;
+
+/*
  * Transport state beyond VirtioDevice. It lives in a side allocation so the
  * public struct stays as devices see it; it is the modern BAR's opaque.
  */
-typedef struct VirtioPci {
+struct VirtioPci {
     VirtioDevice *vd;
+    Machine *m;
     uint32_t dfselect, gfselect;
     uint16_t config_vector;
     uint16_t queue_select;
     uint8_t cfg_cap;                /* config offset of the PCI_CFG capability */
-} VirtioPci;
+    VpNotifier *notifiers;          /* one per queue */
+};
 
 static VirtioPci *vp_of(VirtioDevice *vd)
 {
@@ -97,6 +118,114 @@ static void put_le(uint8_t *p, uint64_t v, unsigned size)
 static VirtQueue *selected_queue(VirtioPci *vp)
 {
     return virtio_queue(vp->vd, vp->queue_select);
+}
+
+/* ---- ioeventfd notifications (accelerators that offer them) ---- */
+
+static bool queue_notifiable(VirtioDevice *vd, VirtQueue *vq)
+{
+    return vq && vq->enabled && !(vd->status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+/* The main loop (BQL held) saw the guest kick queue n->q. */
+static gboolean notifier_ready(gint fd, GIOCondition cond, gpointer opaque)
+{
+    VpNotifier *n = opaque;
+    VirtioDevice *vd = n->vp->vd;
+    uint64_t count;
+
+    (void)cond;
+    if (read(fd, &count, sizeof(count)) == sizeof(count) &&
+        queue_notifiable(vd, virtio_queue(vd, n->q))) {
+        vd->ops->queue_notify(vd, n->q);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+/*
+ * Withdraw @n from the accelerator. A kick that raced with this is
+ * delivered now when @deliver, so moving the BAR loses nothing.
+ */
+static void notifier_stop(VpNotifier *n, bool deliver)
+{
+    VirtioDevice *vd = n->vp->vd;
+    const AccelOps *ops = n->vp->m->accel;
+    g_autoptr(GError) err = NULL;
+    uint64_t count;
+
+    if (n->fd < 0) {
+        return;
+    }
+    if (!ops->ioeventfd(n->vp->m, n->addr, 2, true, n->fd, false, &err) && deliver) {
+        log_warn("%s: queue %u: %s", vd->ops->name, n->q, err->message);
+    }
+    g_source_remove(n->watch);
+    if (deliver && read(n->fd, &count, sizeof(count)) == sizeof(count) &&
+        queue_notifiable(vd, virtio_queue(vd, n->q))) {
+        vd->ops->queue_notify(vd, n->q);
+    }
+    close(n->fd);
+    n->fd = -1;
+    n->watch = 0;
+}
+
+/* Hand queue n->q's notify address @addr to the accelerator; quiet fallback. */
+static void notifier_start(VpNotifier *n, uint64_t addr)
+{
+    VirtioDevice *vd = n->vp->vd;
+    g_autoptr(GError) err = NULL;
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+    if (fd < 0) {
+        log_warn("%s: queue %u: eventfd: %s", vd->ops->name, n->q, g_strerror(errno));
+        return;
+    }
+    /* Drivers write the 16-bit queue index (virtio 1.x, 4.1.5.2). */
+    if (!n->vp->m->accel->ioeventfd(n->vp->m, addr, 2, true, fd, true, &err)) {
+        /* Writes keep reaching modern_write: slower, still correct. */
+        log_warn("%s: queue %u: %s", vd->ops->name, n->q, err->message);
+        close(fd);
+        return;
+    }
+    n->fd = fd;
+    n->addr = addr;
+    n->watch = g_unix_fd_add(fd, G_IO_IN, notifier_ready, n);
+}
+
+/*
+ * Bring the accelerator's registrations in line with the BAR placement
+ * and the enabled queues. Called whenever either may have changed.
+ */
+static void notifiers_sync(VirtioPci *vp)
+{
+    VirtioDevice *vd = vp->vd;
+    uint64_t bar = vd->pci.bars[MODERN_BAR].mapped;
+
+    if (!vp->notifiers) {
+        return;
+    }
+    for (unsigned q = 0; q < vd->ops->num_queues; q++) {
+        VpNotifier *n = &vp->notifiers[q];
+        bool want = bar != PCI_BAR_UNMAPPED && vd->vqs[q].enabled;
+        uint64_t addr = bar + NOTIFY_OFF + (uint64_t)q * NOTIFY_MULT;
+
+        if (n->fd >= 0 && (!want || n->addr != addr)) {
+            notifier_stop(n, true);
+        }
+        if (want && n->fd < 0) {
+            notifier_start(n, addr);
+        }
+    }
+}
+
+static void modern_bar_mapped(PciDevice *d, int bar, uint64_t addr)
+{
+    VirtioPci *vp = vp_of((VirtioDevice *)d);
+
+    (void)addr;
+    if (bar == MODERN_BAR && vp) {
+        notifiers_sync(vp);
+    }
 }
 
 /* ---- interrupts ---- */
@@ -152,6 +281,9 @@ static void virtio_reset(VirtioDevice *vd)
     }
     for (unsigned q = 0; q < vd->ops->num_queues; q++) {
         virtqueue_reset(&vd->vqs[q]);
+    }
+    if (vp) {
+        notifiers_sync(vp);
     }
     pci_set_irq(&vd->pci, 0);
     if (was_live && vd->ops->status_changed) {
@@ -267,6 +399,7 @@ static void queue_field_write(VirtioPci *vp, VirtQueue *vq, unsigned off, uint64
             vq->enabled = true;
             vq->last_avail = vq->used_idx = 0;
             vq->signalled_used_valid = false;
+            notifiers_sync(vp);
         }
         break;
     case CC_Q_DESC:
@@ -531,10 +664,18 @@ static void virtio_pci_finalize(Device *dev)
 {
     VirtioDevice *vd = (VirtioDevice *)dev;
 
+    VirtioPci *vp = vp_of(vd);
+
     if (vd->ops->finalize) {
         vd->ops->finalize(vd);
     }
-    g_free(vp_of(vd));
+    for (unsigned q = 0; vp && vp->notifiers && q < vd->ops->num_queues; q++) {
+        notifier_stop(&vp->notifiers[q], false);
+    }
+    if (vp) {
+        g_free(vp->notifiers);
+    }
+    g_free(vp);
     vd->pci.bars[MODERN_BAR].opaque = NULL;
     g_free(vd->vqs);
     vd->vqs = NULL;
@@ -587,6 +728,14 @@ bool virtio_pci_create(Machine *m, VirtioDevice *vd, Opts *o, const char *id,
     }
     vp = g_new0(VirtioPci, 1);
     vp->vd = vd;
+    vp->m = m;
+    if (m->accel && m->accel->ioeventfd) {
+        vp->notifiers = g_new0(VpNotifier, ops->num_queues);
+        for (unsigned q = 0; q < ops->num_queues; q++) {
+            vp->notifiers[q] = (VpNotifier){ .vp = vp, .q = q, .fd = -1 };
+        }
+        vd->pci.bar_mapped = modern_bar_mapped;
+    }
     pci_register_bar(&vd->pci, MODERN_BAR, PCI_BAR_MEM64, MODERN_BAR_SIZE,
                      &modern_ops, vp);
     pci_register_bar(&vd->pci, MSIX_BAR, PCI_BAR_MEM32, msix_bar_size(nvec),

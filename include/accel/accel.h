@@ -98,6 +98,18 @@ struct AccelOps {
     void (*dma_written)(Machine *m, uint64_t gpa, uint64_t len);
     /* Deliver an MSI (KVM_SIGNAL_MSI). Optional: else the userspace APIC. */
     void (*signal_msi)(Machine *m, uint64_t addr, uint32_t data);
+    /*
+     * Optional: when @assign, make a guest write of @len bytes (1, 2, 4 or
+     * 8) at @addr (guest-physical memory when @mmio, else an I/O port)
+     * signal eventfd @fd instead of reaching the I/O buses; any value
+     * written matches. When !@assign, remove the registration made with
+     * the same @addr, @len, @mmio and @fd. The caller keeps owning @fd and
+     * must deassign before closing it. False with @errp set when the
+     * accelerator refuses (e.g. the address is already taken). Main thread,
+     * BQL held. Without it, such writes always reach the I/O buses.
+     */
+    bool (*ioeventfd)(Machine *m, uint64_t addr, unsigned len, bool mmio, int fd,
+                      bool assign, GError **errp);
     /* Guest instructions this vCPU retired so far (racy read). Optional. */
     uint64_t (*insns_retired)(Vcpu *cpu);
     /* Release everything (process exit). Optional. */

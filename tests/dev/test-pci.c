@@ -1,7 +1,8 @@
 /*
  * The PCI bus and host bridge driven the way firmware and an OS do: config
  * cycles through 0xCF8/0xCFC and ECAM, BAR sizing and placement, INTx
- * sharing, MSI-X delivery into a recording accelerator, bus-master DMA.
+ * sharing, MSI and MSI-X delivery into a recording accelerator, bus-master
+ * DMA.
  */
 #include <string.h>
 #include <glib.h>
@@ -567,6 +568,169 @@ static void test_msix(Fixture *f, gconstpointer data)
     g_assert_cmphex(t->pci.msix_table[8], ==, 0);
 }
 
+#define MSI_ENABLE 0x0001
+
+/* MSI device at 07.0 with INTA; the capability is the only one. */
+static TestDev *add_msi_dev(Fixture *f, unsigned nvec, bool addr64, bool mask)
+{
+    g_autoptr(GError) err = NULL;
+    TestDev *t = add_dev(f, PCI_DEVFN(7, 0), 1);
+
+    g_assert_true(msi_init(&t->pci, nvec, addr64, mask, &err));
+    g_assert_no_error(err);
+    ecam_write(f, t->pci.devfn, 0x04, CMD_MEM | CMD_MASTER, 2);
+    return t;
+}
+
+static void test_msi_params(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    TestDev *t = add_dev(f, PCI_DEVFN(7, 0), 1);
+    static const unsigned bad[] = { 0, 3, 6, 33, 64 };
+
+    (void)data;
+    for (unsigned i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_assert_false(msi_init(&t->pci, bad[i], false, false, &err));
+        g_assert_nonnull(err);
+        g_clear_error(&err);
+    }
+    g_assert_cmpuint(t->pci.msi_cap, ==, 0);
+    g_assert_true(msi_init(&t->pci, 32, true, true, &err));
+    g_assert_false(msi_init(&t->pci, 1, false, false, &err));
+    g_clear_error(&err);
+    /* Walkable, 64-bit and maskable, 32 vectors capable (log2 5), off. */
+    g_assert_cmphex(ecam_read(f, t->pci.devfn, 0x34, 1), ==, t->pci.msi_cap);
+    g_assert_cmphex(ecam_read(f, t->pci.devfn, t->pci.msi_cap, 1), ==, 0x05);
+    g_assert_cmphex(ecam_read(f, t->pci.devfn, t->pci.msi_cap + 2, 2), ==, 0x18a);
+    /* Read-only capability bits stay; the enable bit is writable. */
+    ecam_write(f, t->pci.devfn, t->pci.msi_cap + 2, 0xffff, 2);
+    g_assert_cmphex(ecam_read(f, t->pci.devfn, t->pci.msi_cap + 2, 2), ==, 0x1fb);
+    g_assert_true(msi_enabled(&t->pci));
+}
+
+static void test_msi_32bit(Fixture *f, gconstpointer data)
+{
+    TestDev *t = add_msi_dev(f, 1, false, false);
+    unsigned devfn = t->pci.devfn, cap = t->pci.msi_cap;
+
+    (void)data;
+    g_assert_cmphex(ecam_read(f, devfn, cap + 2, 2), ==, 0);
+    /* Not enabled: nothing. */
+    msi_notify(&t->pci, 0);
+    g_assert_cmpuint(msis.n, ==, 0);
+    ecam_write(f, devfn, cap + 4, 0xfee00003u, 4);        /* low bits reserved */
+    ecam_write(f, devfn, cap + 8, 0x4031, 2);
+    g_assert_cmphex(ecam_read(f, devfn, cap + 4, 4), ==, 0xfee00000u);
+    /* A single-message function ignores a larger multiple message enable. */
+    ecam_write(f, devfn, cap + 2, MSI_ENABLE | 0x20, 2);
+    g_assert_true(msi_enabled(&t->pci));
+    msi_notify(&t->pci, 0);
+    g_assert_cmpuint(msis.n, ==, 1);
+    g_assert_cmphex(msis.addr[0], ==, 0xfee00000u);
+    g_assert_cmphex(msis.data[0], ==, 0x4031);
+    msi_notify(&t->pci, 1);                               /* not enabled */
+    g_assert_cmpuint(msis.n, ==, 1);
+
+    /* MSI on: INTx stays quiet until MSI goes off. */
+    pci_set_irq(&t->pci, 1);
+    g_assert_cmpint(f->gsi_level[PCI_INTX_GSI(7, 0)], ==, 0);
+    ecam_write(f, devfn, cap + 2, 0, 2);
+    g_assert_cmpint(f->gsi_level[PCI_INTX_GSI(7, 0)], ==, 1);
+    pci_set_irq(&t->pci, 0);
+    ecam_write(f, devfn, cap + 2, MSI_ENABLE, 2);
+
+    /* Without bus mastering the message is dropped. */
+    ecam_write(f, devfn, 0x04, CMD_MEM, 2);
+    msi_notify(&t->pci, 0);
+    g_assert_cmpuint(msis.n, ==, 1);
+
+    devices_reset(f->m);
+    g_assert_false(msi_enabled(&t->pci));
+    g_assert_cmphex(ecam_read(f, devfn, cap + 4, 4), ==, 0);
+    g_assert_cmphex(ecam_read(f, devfn, cap + 8, 2), ==, 0);
+}
+
+static void test_msi_multi_masked(Fixture *f, gconstpointer data)
+{
+    TestDev *t = add_msi_dev(f, 8, true, true);
+    unsigned devfn = t->pci.devfn, cap = t->pci.msi_cap;
+
+    (void)data;
+    g_assert_cmphex(ecam_read(f, devfn, cap + 2, 2), ==, 0x186);
+    ecam_write(f, devfn, cap + 4, 0xfee01000u, 4);
+    ecam_write(f, devfn, cap + 8, 0x1, 4);                /* upper address */
+    ecam_write(f, devfn, cap + 0xc, 0x40a7, 2);
+    /* Mask bits exist for the 8 vectors only; pending is read-only. */
+    ecam_write(f, devfn, cap + 0x10, 0xffffffffu, 4);
+    g_assert_cmphex(ecam_read(f, devfn, cap + 0x10, 4), ==, 0xff);
+    ecam_write(f, devfn, cap + 0x14, 0xffffffffu, 4);
+    g_assert_cmphex(ecam_read(f, devfn, cap + 0x14, 4), ==, 0);
+    ecam_write(f, devfn, cap + 0x10, 0, 4);
+
+    /* 4 messages enabled: the vector replaces the low two data bits. */
+    ecam_write(f, devfn, cap + 2, MSI_ENABLE | (2 << 4), 2);
+    msi_notify(&t->pci, 2);
+    g_assert_cmpuint(msis.n, ==, 1);
+    g_assert_cmphex(msis.addr[0], ==, 0x1fee01000ull);
+    g_assert_cmphex(msis.data[0], ==, 0x40a6);
+    msi_notify(&t->pci, 4);                               /* beyond the 4 enabled */
+    g_assert_cmpuint(msis.n, ==, 1);
+
+    /* Masked: pending bit, no message; unmasking sends it. */
+    ecam_write(f, devfn, cap + 0x10, 0x2, 4);
+    msi_notify(&t->pci, 1);
+    msi_notify(&t->pci, 0);
+    g_assert_cmpuint(msis.n, ==, 2);
+    g_assert_cmphex(msis.data[1], ==, 0x40a4);
+    g_assert_cmphex(ecam_read(f, devfn, cap + 0x14, 4), ==, 0x2);
+    ecam_write(f, devfn, cap + 0x10, 0, 4);
+    g_assert_cmpuint(msis.n, ==, 3);
+    g_assert_cmphex(msis.data[2], ==, 0x40a5);
+    g_assert_cmphex(ecam_read(f, devfn, cap + 0x14, 4), ==, 0);
+
+    /* Reset clears pending bits along with everything the guest wrote. */
+    ecam_write(f, devfn, cap + 0x10, 0x1, 4);
+    msi_notify(&t->pci, 0);
+    g_assert_cmphex(ecam_read(f, devfn, cap + 0x14, 4), ==, 0x1);
+    devices_reset(f->m);
+    g_assert_cmphex(ecam_read(f, devfn, cap + 0x14, 4), ==, 0);
+    g_assert_cmphex(ecam_read(f, devfn, cap + 0x10, 4), ==, 0);
+    g_assert_cmphex(ecam_read(f, devfn, cap + 2, 2), ==, 0x186);
+    g_assert_cmpuint(msis.n, ==, 3);
+}
+
+/* With both enabled MSI-X wins; MSI comes back when MSI-X goes off. */
+static void test_msi_vs_msix(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) err = NULL;
+    TestDev *t = add_msix_dev(f);
+    unsigned devfn = t->pci.devfn, mcap;
+
+    (void)data;
+    g_assert_true(msi_init(&t->pci, 1, false, false, &err));
+    mcap = t->pci.msi_cap;
+    ecam_write(f, devfn, mcap + 4, 0xfee02000u, 4);
+    ecam_write(f, devfn, mcap + 8, 0x4061, 2);
+    ecam_write(f, devfn, mcap + 2, MSI_ENABLE, 2);
+    ecam_write(f, devfn, t->pci.msix_cap + 2, MSIX_ENABLE, 2);
+    msix_program(f, 0, 0xfee00000u, 0x4041, 0);
+    g_assert_true(msix_enabled(&t->pci));
+    g_assert_false(msi_enabled(&t->pci));
+    msi_notify(&t->pci, 0);
+    g_assert_cmpuint(msis.n, ==, 0);
+    msix_notify(&t->pci, 0);
+    g_assert_cmpuint(msis.n, ==, 1);
+    g_assert_cmphex(msis.data[0], ==, 0x4041);
+    ecam_write(f, devfn, t->pci.msix_cap + 2, 0, 2);
+    g_assert_true(msi_enabled(&t->pci));
+    pci_set_irq(&t->pci, 1);
+    g_assert_cmpint(f->gsi_level[PCI_INTX_GSI(6, 0)], ==, 0);
+    msi_notify(&t->pci, 0);
+    g_assert_cmpuint(msis.n, ==, 2);
+    g_assert_cmphex(msis.addr[1], ==, 0xfee02000u);
+    g_assert_cmphex(msis.data[1], ==, 0x4061);
+}
+
 static void test_dma(Fixture *f, gconstpointer data)
 {
     TestDev *t = add_dev(f, -1, 0);
@@ -683,6 +847,10 @@ int main(int argc, char **argv)
     add("/pci/capabilities", test_capabilities);
     add("/pci/intx-sharing", test_intx_sharing);
     add("/pci/msix", test_msix);
+    add("/pci/msi-params", test_msi_params);
+    add("/pci/msi-32bit", test_msi_32bit);
+    add("/pci/msi-multi-masked", test_msi_multi_masked);
+    add("/pci/msi-vs-msix", test_msi_vs_msix);
     add("/pci/dma", test_dma);
     add("/pci/read-only", test_read_only);
     add("/pci/hostile", test_hostile);

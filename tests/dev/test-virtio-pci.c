@@ -2,10 +2,13 @@
  * The modern virtio-pci transport (hw/virtio/virtio-pci.c) driven through
  * its config space and BAR as a driver would: capability walk, feature
  * negotiation, queue setup, notifications, ISR/INTx, MSI-X delivery
- * (through the accelerator's signal_msi), device config and reset.
+ * (through the accelerator's signal_msi), device config, reset, and queue
+ * notifications through an accelerator's ioeventfd hook.
  */
 #include <string.h>
+#include <unistd.h>
 #include <glib.h>
+#include "kemu/error.h"
 #include "kemu/log.h"
 #include "virtio-pci-harness.h"
 
@@ -450,6 +453,195 @@ static void test_pci_cfg_window(void)
     fake_machine_free(f.m);
 }
 
+/* ---- ioeventfd: an accelerator that records registrations ---- */
+
+typedef struct IoevReg {
+    uint64_t addr;
+    unsigned len;
+    int fd;
+} IoevReg;
+
+static GArray *ioev_live;           /* IoevReg currently assigned */
+static unsigned ioev_assigns, ioev_deassigns;
+static bool ioev_refuse;
+
+static bool fake_ioeventfd(Machine *m, uint64_t addr, unsigned len, bool mmio, int fd,
+                           bool assign, GError **errp)
+{
+    (void)m;
+    g_assert_true(mmio);
+    g_assert_cmpint(fd, >=, 0);
+    if (assign) {
+        IoevReg r = { addr, len, fd };
+
+        if (ioev_refuse) {
+            error_setg(errp, "refused");
+            return false;
+        }
+        for (guint i = 0; i < ioev_live->len; i++) {
+            g_assert_cmphex(g_array_index(ioev_live, IoevReg, i).addr, !=, addr);
+        }
+        g_array_append_val(ioev_live, r);
+        ioev_assigns++;
+        return true;
+    }
+    for (guint i = 0; i < ioev_live->len; i++) {
+        IoevReg *r = &g_array_index(ioev_live, IoevReg, i);
+
+        if (r->addr == addr && r->len == len && r->fd == fd) {
+            g_array_remove_index(ioev_live, i);
+            ioev_deassigns++;
+            return true;
+        }
+    }
+    g_assert_not_reached();
+}
+
+static const AccelOps ioev_accel = {
+    .name = "fake-ioeventfd",
+    .signal_msi = fake_signal_msi,
+    .dma_written = fake_dma_written,
+    .ioeventfd = fake_ioeventfd,
+};
+
+static const IoevReg *ioev_find(uint64_t addr)
+{
+    for (guint i = 0; i < ioev_live->len; i++) {
+        if (g_array_index(ioev_live, IoevReg, i).addr == addr) {
+            return &g_array_index(ioev_live, IoevReg, i);
+        }
+    }
+    return NULL;
+}
+
+/* Kick through the eventfd the way KVM would, then run the main loop. */
+static void ioev_kick_and_wait(const IoevReg *r, const unsigned *counter, unsigned want)
+{
+    uint64_t one = 1;
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    g_assert_cmpint(write(r->fd, &one, sizeof(one)), ==, sizeof(one));
+    while (*counter < want) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_main_context_iteration(NULL, FALSE);
+    }
+    g_assert_cmpuint(*counter, ==, want);
+}
+
+#define BAR4_A 0xc0000000ull
+#define BAR4_B 0xc0100000ull
+
+static void ioev_fx_init(Fx *f)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!ioev_live) {
+        ioev_live = g_array_new(FALSE, FALSE, sizeof(IoevReg));
+    }
+    g_array_set_size(ioev_live, 0);
+    ioev_assigns = ioev_deassigns = 0;
+    ioev_refuse = false;
+    f->m = fake_machine_new();
+    f->m->accel = &ioev_accel;
+    f->t = g_new0(TestDev, 1);
+    f->t->last_status = -1;
+    f->vd = &f->t->vd;
+    f->vd->ops = &t_ops;
+    g_assert_true(virtio_pci_create(f->m, f->vd, NULL, "vt0", &err));
+    g_assert_no_error(err);
+}
+
+static void test_ioeventfd(void)
+{
+    Fx f;
+    VirtioDevice *vd;
+    PciDevice *d;
+    const IoevReg *r;
+
+    ioev_fx_init(&f);
+    vd = f.vd;
+    d = &vd->pci;
+    g_assert_true(drv_negotiate(vd, 0));
+    /* A queue enabled while BAR 4 is unmapped: nothing to register yet. */
+    drv_queue(vd, 1, 64, 0x11000, 0x12000, 0x13000);
+    g_assert_cmpuint(ioev_live->len, ==, 0);
+
+    cfg_write(f.m, d, 0x20, (uint32_t)BAR4_A, 4);
+    cfg_write(f.m, d, 0x24, 0, 4);
+    pci_enable(f.m, d);
+    g_assert_cmphex(d->bars[4].mapped, ==, BAR4_A);
+    g_assert_cmpuint(ioev_live->len, ==, 1);
+    r = ioev_find(BAR4_A + T_NOTIFY + 4 * 1);
+    g_assert_nonnull(r);
+    g_assert_cmpuint(r->len, ==, 2);
+
+    /* Enabling another queue adds its own address. */
+    drv_queue(vd, 2, 64, 0x21000, 0x22000, 0x23000);
+    g_assert_cmpuint(ioev_live->len, ==, 2);
+    g_assert_nonnull(ioev_find(BAR4_A + T_NOTIFY + 4 * 2));
+    drv_ok(vd);
+
+    /* A kick through the eventfd reaches queue_notify from the main loop. */
+    ioev_kick_and_wait(ioev_find(BAR4_A + T_NOTIFY + 4 * 1), &f.t->notified[1], 1);
+    ioev_kick_and_wait(ioev_find(BAR4_A + T_NOTIFY + 4 * 2), &f.t->notified[2], 1);
+    g_assert_cmpuint(f.t->notified[0], ==, 0);
+    /* Writes that do reach the BAR (e.g. other sizes) still notify. */
+    iobus_write(f.m->mmio, BAR4_A + T_NOTIFY + 4, 1, 4);
+    g_assert_cmpuint(f.t->notified[1], ==, 2);
+
+    /* Moving the BAR moves the registrations. */
+    cfg_write(f.m, d, 0x20, (uint32_t)BAR4_B, 4);
+    g_assert_cmpuint(ioev_live->len, ==, 2);
+    g_assert_nonnull(ioev_find(BAR4_B + T_NOTIFY + 4 * 1));
+    g_assert_nonnull(ioev_find(BAR4_B + T_NOTIFY + 4 * 2));
+    g_assert_cmpuint(ioev_deassigns, ==, 2);
+
+    /* Memory decoding off unmaps: deregistered; on again: back. */
+    cfg_write(f.m, d, 0x04, 0x4, 2);
+    g_assert_cmpuint(ioev_live->len, ==, 0);
+    pci_enable(f.m, d);
+    g_assert_cmpuint(ioev_live->len, ==, 2);
+
+    /* Device reset disables the queues: deregistered. */
+    bar_write(vd, T_COMMON + 0x14, 0, 1);
+    g_assert_cmpuint(ioev_live->len, ==, 0);
+    g_assert_cmpuint(ioev_assigns, ==, ioev_deassigns);
+
+    /* Machine reset (BAR unmapped, queues off) and teardown leave none. */
+    g_assert_true(drv_negotiate(vd, 0));
+    drv_queue(vd, 0, 32, 0x1000, 0x2000, 0x3000);
+    g_assert_cmpuint(ioev_live->len, ==, 1);
+    devices_reset(f.m);
+    g_assert_cmpuint(ioev_live->len, ==, 0);
+    cfg_write(f.m, d, 0x20, (uint32_t)BAR4_A, 4);
+    pci_enable(f.m, d);
+    g_assert_true(drv_negotiate(vd, 0));
+    drv_queue(vd, 0, 32, 0x1000, 0x2000, 0x3000);
+    g_assert_cmpuint(ioev_live->len, ==, 1);
+    fake_machine_free(f.m);
+    g_assert_cmpuint(ioev_live->len, ==, 0);
+}
+
+/* An accelerator that refuses: notifications keep going through the BAR. */
+static void test_ioeventfd_refused(void)
+{
+    Fx f;
+    VirtioDevice *vd;
+
+    ioev_fx_init(&f);
+    vd = f.vd;
+    ioev_refuse = true;
+    cfg_write(f.m, &vd->pci, 0x20, (uint32_t)BAR4_A, 4);
+    pci_enable(f.m, &vd->pci);
+    g_assert_true(drv_negotiate(vd, 0));
+    drv_queue(vd, 1, 64, 0x11000, 0x12000, 0x13000);
+    drv_ok(vd);
+    g_assert_cmpuint(ioev_live->len, ==, 0);
+    iobus_write(f.m->mmio, BAR4_A + T_NOTIFY + 4, 1, 2);
+    g_assert_cmpuint(f.t->notified[1], ==, 1);
+    fake_machine_free(f.m);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -465,5 +657,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-pci/device-config", test_device_config);
     g_test_add_func("/virtio-pci/reset", test_reset);
     g_test_add_func("/virtio-pci/pci-cfg-window", test_pci_cfg_window);
+    g_test_add_func("/virtio-pci/ioeventfd", test_ioeventfd);
+    g_test_add_func("/virtio-pci/ioeventfd-refused", test_ioeventfd_refused);
     return g_test_run();
 }

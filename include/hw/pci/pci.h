@@ -65,6 +65,13 @@ struct PciDevice {
     uint8_t msix_cap;               /* config offset, 0: none */
     uint8_t *msix_table;            /* 16 bytes per vector */
     uint64_t *msix_pending;         /* PBA bits */
+    /* MSI (set up by msi_init) */
+    uint8_t msi_cap;                /* config offset, 0: none */
+    /*
+     * Optional: BAR @bar was just mapped at @addr, or unmapped (@addr is
+     * PCI_BAR_UNMAPPED), by the bus. Called after the I/O bus changed.
+     */
+    void (*bar_mapped)(PciDevice *d, int bar, uint64_t addr);
 };
 
 /*
@@ -107,6 +114,26 @@ bool msix_init(PciDevice *d, unsigned nvec, int bar, uint64_t table_off,
 bool msix_enabled(const PciDevice *d);
 /* Send vector @v (or set its pending bit while masked). */
 void msix_notify(PciDevice *d, unsigned v);
+
+/*
+ * An MSI capability with @nvec vectors (1..32, a power of two), 64-bit
+ * message addresses when @addr64 and per-vector mask and pending bits when
+ * @per_vector_mask. False with @errp set on bad parameters, when MSI is
+ * already set up or the config space is full.
+ * While MSI-X is enabled MSI is not (MSI-X wins); INTx is off while
+ * either is enabled.
+ */
+bool msi_init(PciDevice *d, unsigned nvec, bool addr64, bool per_vector_mask,
+              GError **errp);
+/* Is MSI enabled by the guest (and MSI-X not)? */
+bool msi_enabled(const PciDevice *d);
+/*
+ * Send MSI vector @vector: the capability's message with the vector in
+ * the low data bits the guest enabled for multiple messages. Masked
+ * vectors set their pending bit instead and are sent on unmask. Dropped
+ * when MSI is off, @vector is not enabled, or bus mastering is off.
+ */
+void msi_notify(PciDevice *d, unsigned vector);
 
 /*
  * DMA between guest RAM and the device: false (nothing copied) unless bus
