@@ -171,7 +171,8 @@ bool dev_vmstate_save_reset(Device *d, DevSnapshot *s)
     s->saved = g_memdup2(state, s->len);
     s->rec = dev_vmstate_record(d);
     d->cls->reset(d);
-    return memcmp(state, s->saved, s->len) != 0;
+    /* An empty state (len 0) has nothing reset could change. */
+    return s->len && memcmp(state, s->saved, s->len) != 0;
 }
 
 void dev_vmstate_load_check(DevSnapshot *s)
