@@ -24,6 +24,7 @@ static const Option options[] = {
     { "cpu", true, "MODEL[,+feat,-feat]  CPU model (-cpu help lists them)" },
     { "D", true, "FILE  write log output to FILE" },
     { "d", true, "ITEM,...  enable log items (-d help lists them)" },
+    { "daemonize", false, "not supported yet (run kemu in the background instead)" },
     { "device", true, "DRIVER[,key=val...]  add a device (-device help lists them)" },
     { "display", true, "none  display back end (no window yet)" },
     { "drive", true, "file=F[,format=raw][,if=virtio|none][,id=][,cache=][,readonly=on]  add a disk" },
@@ -35,12 +36,17 @@ static const Option options[] = {
     { "m", true, "SIZE  guest RAM (default 128M; bare numbers are MiB)" },
     { "M", true, "pc[,accel=kvm|tcg]  machine type" },
     { "machine", true, "pc[,accel=kvm|tcg]  machine type" },
+    { "mon", true, "chardev=ID[,mode=readline|control]  a monitor on a -chardev" },
+    { "monitor", true, "DEV  human monitor back end (stdio, unix:..., tcp:..., none)" },
     { "name", true, "NAME  name of the guest" },
     { "no-reboot", false, "exit instead of rebooting" },
     { "no-shutdown", false, "accepted for compatibility; a guest power-off still exits" },
     { "netdev", true, "user|tap,id=ID,...  add a network back end" },
     { "nic", true, "user|tap[,model=e1000|virtio-net-pci][,mac=][,...]  back end + NIC" },
     { "nographic", false, "no window; serial and monitor multiplexed on stdio" },
+    { "pidfile", true, "FILE  write the process id to FILE (removed at exit)" },
+    { "qmp", true, "DEV  QMP server (unix:PATH,server=on,wait=off or tcp:HOST:PORT,...)" },
+    { "S", false, "start with the vCPUs paused (cont starts them)" },
     { "serial", true, "DEV  serial port back end (stdio, pty, file:F, tcp:..., unix:..., none)" },
     { "smp", true, "N[,cpus=N]  number of vCPUs" },
     { "version", false, "print the version" },
@@ -253,6 +259,19 @@ static bool apply(const char *name, const char *arg, KemuOptions *o,
         o->mc.no_shutdown = true;
     } else if (!strcmp(name, "name")) {
         o->name = arg;
+    } else if (!strcmp(name, "qmp")) {
+        g_ptr_array_add(o->qmps, (gpointer)arg);
+    } else if (!strcmp(name, "monitor")) {
+        g_ptr_array_add(o->monitors, (gpointer)arg);
+    } else if (!strcmp(name, "mon")) {
+        g_ptr_array_add(o->mons, (gpointer)arg);
+    } else if (!strcmp(name, "S")) {
+        o->start_paused = true;
+    } else if (!strcmp(name, "pidfile")) {
+        o->pidfile = arg;
+    } else if (!strcmp(name, "daemonize")) {
+        error_setg(errp, "-daemonize: not supported yet");
+        return false;
     } else if (!strcmp(name, "d")) {
         if (!log_parse_items(arg, &help_shown, errp)) {
             return false;
@@ -284,6 +303,9 @@ bool cmdline_parse(int argc, char **argv, KemuOptions *o, CmdlineAction *action,
     o->nics = g_ptr_array_new();
     o->drives = g_ptr_array_new();
     o->blockdevs = g_ptr_array_new();
+    o->qmps = g_ptr_array_new();
+    o->monitors = g_ptr_array_new();
+    o->mons = g_ptr_array_new();
     *action = CMDLINE_RUN;
 
     for (int i = 1; i < argc && *action == CMDLINE_RUN; i++) {
@@ -331,4 +353,7 @@ void cmdline_free(KemuOptions *o)
     g_ptr_array_free(o->nics, TRUE);
     g_ptr_array_free(o->drives, TRUE);
     g_ptr_array_free(o->blockdevs, TRUE);
+    g_ptr_array_free(o->qmps, TRUE);
+    g_ptr_array_free(o->monitors, TRUE);
+    g_ptr_array_free(o->mons, TRUE);
 }

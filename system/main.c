@@ -11,11 +11,13 @@
 #include "block/block.h"
 #include "chardev/chardev.h"
 #include "hw/block/virtio-blk.h"
+#include "hw/clock.h"
 #include "hw/device.h"
 #include "hw/loader.h"
 #include "hw/x86/pc.h"
 #include "kemu/error.h"
 #include "kemu/log.h"
+#include "monitor/monitor.h"
 #include "net/net.h"
 #include "system/bql.h"
 #include "system/cmdline.h"
@@ -216,8 +218,17 @@ int main(int argc, char **argv)
     if (accel_why) {
         log_info("using accelerator %s (%s)", machine.accel->name, accel_why);
     }
-    runstate_set(RUN_STATE_RUNNING);
-    if (!cpus_start(&machine, false, &err)) {
+    if (!monitor_init_from_options(&machine, &opts, &err)) {
+        log_err("%s", err->message);
+        return 1;
+    }
+    /* -S: the vCPUs and the virtual clock wait for cont. */
+    if (opts.start_paused) {
+        clock_pause();
+    } else {
+        runstate_set(RUN_STATE_RUNNING);
+    }
+    if (!cpus_start(&machine, opts.start_paused, &err)) {
         log_err("%s", err->message);
         return 1;
     }

@@ -5,6 +5,7 @@
 #include "hw/clock.h"
 #include "hw/device.h"
 #include "kemu/log.h"
+#include "monitor/monitor.h"
 #include "system/bql.h"
 #include "system/cpus.h"
 #include "system/mainloop.h"
@@ -76,6 +77,7 @@ static void handle_requests(Machine *m)
     }
     if (runstate_take_reset(&cause)) {
         machine_reset(m);
+        monitor_event_reset(cause);
     }
     switch (runstate_take_pause()) {
     case 1:
@@ -83,6 +85,7 @@ static void handle_requests(Machine *m)
             cpus_pause(m);
             clock_pause();
             runstate_set(RUN_STATE_PAUSED);
+            monitor_event_stop();
         }
         break;
     case -1:
@@ -90,6 +93,7 @@ static void handle_requests(Machine *m)
             clock_resume();
             runstate_set(RUN_STATE_RUNNING);
             cpus_resume(m);
+            monitor_event_resume();
         }
         break;
     }
@@ -104,5 +108,7 @@ int main_loop_run(Machine *m)
         handle_requests(m);
     }
     runstate_set(RUN_STATE_SHUTDOWN);
+    /* Written synchronously: the client sees it before the process ends. */
+    monitor_event_shutdown(runstate_shutdown_cause());
     return runstate_exit_status();
 }

@@ -27,6 +27,11 @@ typedef struct KemuOptions {
     GPtrArray *drives;            /* -drive strings */
     GPtrArray *blockdevs;         /* -blockdev strings */
     const char *name;             /* -name */
+    GPtrArray *qmps;              /* -qmp specs */
+    GPtrArray *monitors;          /* -monitor specs */
+    GPtrArray *mons;              /* -mon strings */
+    bool start_paused;            /* -S */
+    const char *pidfile;          /* -pidfile */
 } KemuOptions;
 
 /*

@@ -24,6 +24,7 @@ typedef enum ShutdownCause {
     SHUTDOWN_CAUSE_GUEST_SHUTDOWN,  /* poweroff, isa-debug-exit */
     SHUTDOWN_CAUSE_GUEST_RESET,     /* reset request with -no-reboot */
     SHUTDOWN_CAUSE_GUEST_PANIC,     /* triple fault, emulation failure */
+    SHUTDOWN_CAUSE_HOST_QMP_SYSTEM_RESET, /* system_reset command */
 } ShutdownCause;
 
 RunState runstate_get(void);

@@ -15,77 +15,21 @@ Cases:
   no-reboot `reboot -f` with -no-reboot ends kemu with status 0.
 Exit status: 0 pass, 1 fail.
 """
-import base64
 import hashlib
 import os
 import re
-import select
 import signal
 import subprocess
 import sys
-import time
 
-APPEND = "console=ttyS0 quiet nokaslr mitigations=off tsc=reliable no_timer_check panic=-1"
-MARKER = b"KEMU-GUEST-READY"
-BOOT_TIMEOUT = 240     # seconds; a loaded 2-core CI machine is slow
-
-
-class Guest:
-    def __init__(self, kemu, kit, args, run=None):
-        append = APPEND
-        if run is not None:
-            append += " kemu.run=" + base64.b64encode(run.encode()).decode()
-        self.argv = [kemu, "-accel", "tcg", "-m", "512",
-                     "-kernel", os.path.join(kit, "vmlinuz"),
-                     "-initrd", os.path.join(kit, "initrd.img"),
-                     "-append", append, "-nographic"] + args
-        self.p = subprocess.Popen(self.argv, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.out = b""
-
-    def wait_for(self, pattern, timeout=BOOT_TIMEOUT, count=1):
-        """Read output until @pattern (bytes regex) matched @count times."""
-        deadline = time.monotonic() + timeout
-        fd = self.p.stdout.fileno()
-        while len(re.findall(pattern, self.out)) < count:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            r, _, _ = select.select([fd], [], [], left)
-            if r:
-                data = os.read(fd, 65536)
-                if not data:
-                    return len(re.findall(pattern, self.out)) >= count
-                self.out += data
-        return True
-
-    def send(self, text):
-        self.p.stdin.write(text.encode())
-        self.p.stdin.flush()
-
-    def finish(self, timeout=60):
-        try:
-            status = self.p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-            return None
-        self.out += self.p.stdout.read()
-        return status
-
-    def fail(self, why):
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait()
-        tail = self.out[-3000:].decode(errors="replace")
-        print(f"FAIL: {why}\n--- command: {' '.join(self.argv)}\n--- output (tail):\n{tail}")
-        return 1
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kemu_guest import BOOT_TIMEOUT, MARKER, Guest, check_kit  # noqa: E402
 
 
 def case_run(kemu, kit, init_src, extra):
     with open(init_src, "rb") as f:
         want = hashlib.sha256(f.read()).hexdigest()
-    g = Guest(kemu, kit, extra, run="sha256sum /init")
+    g = Guest(kemu, kit, extra, no_reboot=False, interactive=True, run="sha256sum /init")
     if not g.wait_for(rb"KEMU-RUN-EXIT=\d+"):
         return g.fail("no KEMU-RUN-EXIT line")
     status = g.finish()
@@ -98,7 +42,8 @@ def case_run(kemu, kit, init_src, extra):
 
 
 def case_smp(kemu, kit, init_src, extra):
-    g = Guest(kemu, kit, ["-smp", "2"] + extra, run="grep -c ^processor /proc/cpuinfo")
+    g = Guest(kemu, kit, ["-smp", "2"] + extra, no_reboot=False, interactive=True,
+              run="grep -c ^processor /proc/cpuinfo")
     if not g.wait_for(rb"KEMU-RUN-EXIT=\d+"):
         return g.fail("no KEMU-RUN-EXIT line")
     status = g.finish()
@@ -109,7 +54,7 @@ def case_smp(kemu, kit, init_src, extra):
 
 
 def case_shell(kemu, kit, init_src, extra):
-    g = Guest(kemu, kit, extra)
+    g = Guest(kemu, kit, extra, no_reboot=False, interactive=True)
     if not g.wait_for(MARKER):
         return g.fail("no marker")
     g.send("echo shell-says-$((6*7))\n")
@@ -124,7 +69,7 @@ def case_shell(kemu, kit, init_src, extra):
 
 
 def case_reboot(kemu, kit, init_src, extra):
-    g = Guest(kemu, kit, extra)
+    g = Guest(kemu, kit, extra, no_reboot=False, interactive=True)
     if not g.wait_for(MARKER):
         return g.fail("no marker")
     g.send("reboot -f\n")
@@ -139,7 +84,8 @@ def case_reboot(kemu, kit, init_src, extra):
 
 
 def case_no_reboot(kemu, kit, init_src, extra):
-    g = Guest(kemu, kit, ["-no-reboot"] + extra, run="reboot -f")
+    g = Guest(kemu, kit, ["-no-reboot"] + extra, no_reboot=False, interactive=True,
+              run="reboot -f")
     status = g.finish(timeout=BOOT_TIMEOUT)
     if status != 0 or MARKER not in g.out:
         return g.fail(f"reboot with -no-reboot: exit status {status}")
@@ -154,10 +100,10 @@ CASES = {"run": case_run, "smp": case_smp, "shell": case_shell,
 def main():
     kemu, kit, init_src, case = sys.argv[1:5]
     extra = sys.argv[5:]
-    for f in ("vmlinuz", "initrd.img"):
-        if not os.path.exists(os.path.join(kit, f)):
-            print(f"FAIL: {kit}/{f} is missing: run scripts/guest-kit.py (make check does)")
-            return 1
+    missing = check_kit(kit)
+    if missing:
+        print(missing)
+        return 1
     return CASES[case](kemu, kit, init_src, extra)
 
 

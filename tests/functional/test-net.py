@@ -4,7 +4,7 @@
 usage: test-net.py KEMU KIT_DIR MODEL
 
 MODEL: virtio-net-pci or e1000 (-netdev user + -device MODEL), or "nic" for
--nic user,... with the default model (e1000, as QEMU).
+-nic user,... with the default model (e1000, as QEMU), or "tap" (below).
 
 The guest (Debian's kernel + busybox under the interpreter):
   1. gets a DHCP lease (udhcpc; the script configures address and route);
@@ -15,23 +15,29 @@ The guest (Debian's kernel + busybox under the interpreter):
      (guest transmit of bulk TCP, TSO on e1000): the host checks the digest;
   4. listens with busybox nc on port 7777, which hostfwd maps from a host
      port; the host sends a random blob and the guest prints its digest.
-Exit status: 0 pass, 1 fail.
+
+tap (root only; exit status 77 when not root or `ip netns` is unusable):
+two network namespaces, "br" with a bridge, a tap and one end of a veth
+pair, and "peer" with the other end at 192.168.77.1. kemu runs in "br" on
+-netdev tap + virtio-net-pci; the guest (192.168.77.2) pings the peer and
+sends a line with nc to a listener in "peer", which the host checks. The
+namespaces and links are removed whatever happens.
+Exit status: 0 pass, 1 fail, 77 skipped.
 """
-import base64
 import functools
 import hashlib
 import http.server
 import os
-import re
-import select
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 
-APPEND = "console=ttyS0 quiet nokaslr mitigations=off tsc=reliable no_timer_check panic=-1"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kemu_guest import Guest, check_kit  # noqa: E402
+
 TIMEOUT = 300
 GUEST_PORT = 7777
 
@@ -91,12 +97,7 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def main():
-    kemu, kit, model = sys.argv[1:4]
-    for f in ("vmlinuz", "initrd.img"):
-        if not os.path.exists(os.path.join(kit, f)):
-            print(f"FAIL: {kit}/{f} is missing: run scripts/guest-kit.py (make check does)")
-            return 1
+def case_slirp(kemu, kit, model):
     tmp = tempfile.TemporaryDirectory()
     blob = os.urandom(300 * 1024)
     with open(os.path.join(tmp.name, "blob"), "wb") as f:
@@ -111,57 +112,28 @@ def main():
 
     script = GUEST_SCRIPT.format(http_port=httpd.server_address[1], sink_port=sink.port,
                                  guest_port=GUEST_PORT, guest_port_hex=f"{GUEST_PORT:04X}")
-    append = APPEND + " kemu.run=" + base64.b64encode(script.encode()).decode()
-    argv = [kemu, "-accel", "tcg", "-m", "512",
-            "-kernel", os.path.join(kit, "vmlinuz"),
-            "-initrd", os.path.join(kit, "initrd.img"),
-            "-append", append, "-nographic", "-no-reboot"]
     fwd = f"hostfwd=tcp:127.0.0.1:{fwd_port}-:{GUEST_PORT}"
     if model == "nic":
-        argv += ["-nic", f"user,{fwd}"]
+        netargs = ["-nic", f"user,{fwd}"]
     else:
-        argv += ["-netdev", f"user,id=n0,{fwd}", "-device", f"{model},netdev=n0"]
-    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT)
-    out = b""
+        netargs = ["-netdev", f"user,id=n0,{fwd}", "-device", f"{model},netdev=n0"]
+    g = Guest(kemu, kit, netargs, run=script, interactive=True, label=model)
 
-    def wait_for(pattern):
-        nonlocal out
-        deadline = time.monotonic() + TIMEOUT
-        while not re.search(pattern, out):
-            left = deadline - time.monotonic()
-            if left <= 0 or p.poll() is not None and not select.select([p.stdout], [], [], 0)[0]:
-                return None
-            r, _, _ = select.select([p.stdout], [], [], left)
-            if r:
-                data = os.read(p.stdout.fileno(), 65536)
-                if not data:
-                    return re.search(pattern, out)
-                out += data
-        return re.search(pattern, out)
-
-    def fail(why):
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        print(f"FAIL ({model}): {why}\n--- command: {' '.join(argv[:3])} ...\n"
-              f"--- output (tail):\n{out[-3000:].decode(errors='replace')}")
-        return 1
-
-    m = wait_for(rb"LEASE inet ([0-9.]+)|KEMU-RUN-EXIT=\d+")
+    m = g.wait_for(rb"LEASE inet ([0-9.]+)\s|KEMU-RUN-EXIT=\d+", timeout=TIMEOUT)
     if not m or not m.group(1):
-        return fail("no DHCP lease")
+        return g.fail("no DHCP lease")
     lease = m.group(1).decode()
-    m = wait_for(rb"GOT ([0-9a-f]{64})|KEMU-RUN-EXIT=\d+")
+    m = g.wait_for(rb"GOT ([0-9a-f]{64})|KEMU-RUN-EXIT=\d+", timeout=TIMEOUT)
     if not m or not m.group(1) or m.group(1).decode() != blob_sha:
-        return fail("wget: the guest's sha256 differs from the host's (or no download)")
-    if not wait_for(rb"UPLOADED|KEMU-RUN-EXIT=\d+") or b"UPLOADED" not in out:
-        return fail("nc upload to the host failed")
+        return g.fail("wget: the guest's sha256 differs from the host's (or no download)")
+    if not g.wait_for(rb"UPLOADED|KEMU-RUN-EXIT=\d+", timeout=TIMEOUT) or b"UPLOADED" not in g.out:
+        return g.fail("nc upload to the host failed")
     sink.join(timeout=60)
     if sink.digest != blob_sha:
-        return fail(f"upload: host got sha256 {sink.digest}, want {blob_sha}")
-    if not wait_for(rb"NC-LISTENING|KEMU-RUN-EXIT=\d+") or b"NC-LISTENING" not in out:
-        return fail("the guest's nc listener did not start")
+        return g.fail(f"upload: host got sha256 {sink.digest}, want {blob_sha}")
+    if (not g.wait_for(rb"NC-LISTENING|KEMU-RUN-EXIT=\d+", timeout=TIMEOUT)
+            or b"NC-LISTENING" not in g.out):
+        return g.fail("the guest's nc listener did not start")
     data = os.urandom(200 * 1024)
     with socket.create_connection(("127.0.0.1", fwd_port), timeout=60) as c:
         c.sendall(data)
@@ -169,22 +141,157 @@ def main():
         c.settimeout(TIMEOUT)
         while c.recv(65536):
             pass
-    m = wait_for(rb"RECEIVED ([0-9a-f]{64})|KEMU-RUN-EXIT=\d+")
+    m = g.wait_for(rb"RECEIVED ([0-9a-f]{64})|KEMU-RUN-EXIT=\d+", timeout=TIMEOUT)
     want = hashlib.sha256(data).hexdigest()
     if not m or not m.group(1) or m.group(1).decode() != want:
-        return fail("hostfwd: the guest's digest of the received data is wrong")
-    if not wait_for(rb"KEMU-RUN-EXIT=0"):
-        return fail("the guest command did not exit 0")
+        return g.fail("hostfwd: the guest's digest of the received data is wrong")
+    if not g.wait_for(rb"KEMU-RUN-EXIT=0", timeout=TIMEOUT):
+        return g.fail("the guest command did not exit 0")
     try:
-        status = p.wait(timeout=60)
+        status = g.p.wait(timeout=60)
     except subprocess.TimeoutExpired:
-        return fail("kemu did not exit after the guest powered off")
+        return g.fail("kemu did not exit after the guest powered off")
     if status != 0:
-        return fail(f"kemu exit status {status}")
+        return g.fail(f"kemu exit status {status}")
     httpd.shutdown()
     print(f"PASS ({model}): lease {lease}; wget 300 KiB, nc upload 300 KiB and "
           f"hostfwd 200 KiB with matching sha256")
     return 0
+
+
+TAP_GUEST_IP = "192.168.77.2"
+TAP_PEER_IP = "192.168.77.1"
+TAP_PORT = 7778
+TAP_SCRIPT = r"""
+ip link set lo up
+ip link set eth0 up
+ip addr add {guest_ip}/24 dev eth0
+n=0
+until ping -c 1 -W 2 {peer_ip} >/dev/null; do
+    n=$((n+1)); [ $n -ge 15 ] && exit 3
+done
+echo PING-OK
+echo '{msg}' | nc {peer_ip} {port} || exit 4
+echo NC-SENT
+"""
+# The peer: accept one connection, print what arrived, exit.
+PEER_LISTENER = r"""
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(1)
+print("LISTENING", flush=True)
+s.settimeout(float(sys.argv[3]))
+c, _ = s.accept()
+data = b""
+while True:
+    d = c.recv(4096)
+    if not d:
+        break
+    data += d
+print("PEER-GOT " + data.decode(errors="replace").strip(), flush=True)
+"""
+
+
+def ip(*args, ns=None, check=True):
+    """Run `ip ARGS` (inside netns @ns if given); CalledProcessError if @check."""
+    argv = ["ip"] + (["netns", "exec", ns, "ip"] if ns else []) + list(args)
+    return subprocess.run(argv, check=check, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT)
+
+
+def tap_usable():
+    """None if this can build the namespaces, else why not (skip reason)."""
+    if os.geteuid() != 0:
+        return "not root"
+    if not shutil.which("ip"):
+        return "no ip (iproute2)"
+    if not os.path.exists("/dev/net/tun"):
+        return "no /dev/net/tun"
+    if subprocess.run(["ip", "netns", "list"], stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL).returncode != 0:
+        return "`ip netns` is unavailable"
+    return None
+
+
+def case_tap(kemu, kit):
+    why = tap_usable()
+    if why:
+        print(f"SKIP (tap): {why}; the tap test needs root and ip netns")
+        return 77
+    tag = f"{os.getpid() % 100000}"
+    ns_br, ns_peer = f"kemu-br-{tag}", f"kemu-peer-{tag}"
+    br, tap, veth_br, veth_peer = f"kbr{tag}", f"ktap{tag}", f"kvb{tag}", f"kvp{tag}"
+    msg = f"hello-over-tap-{tag}"
+    listener = None
+    g = None
+    try:
+        ip("netns", "add", ns_br)
+        ip("netns", "add", ns_peer)
+        ip("link", "add", br, "type", "bridge", ns=ns_br)
+        ip("tuntap", "add", "dev", tap, "mode", "tap", ns=ns_br)
+        ip("link", "add", veth_br, "type", "veth", "peer", "name", veth_peer, ns=ns_br)
+        ip("link", "set", veth_peer, "netns", ns_peer, ns=ns_br)
+        for dev in (tap, veth_br):
+            ip("link", "set", dev, "master", br, ns=ns_br)
+        for dev in (br, tap, veth_br, "lo"):
+            ip("link", "set", dev, "up", ns=ns_br)
+        ip("addr", "add", f"{TAP_PEER_IP}/24", "dev", veth_peer, ns=ns_peer)
+        ip("link", "set", veth_peer, "up", ns=ns_peer)
+        ip("link", "set", "lo", "up", ns=ns_peer)
+
+        listener = subprocess.Popen(
+            ["ip", "netns", "exec", ns_peer, sys.executable, "-c", PEER_LISTENER,
+             TAP_PEER_IP, str(TAP_PORT), str(TIMEOUT)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if listener.stdout.readline().strip() != b"LISTENING":
+            print("FAIL (tap): the peer's listener did not start")
+            return 1
+        script = TAP_SCRIPT.format(guest_ip=TAP_GUEST_IP, peer_ip=TAP_PEER_IP,
+                                   port=TAP_PORT, msg=msg)
+        g = Guest(kemu, kit, ["-netdev", f"tap,id=n0,ifname={tap},script=no,downscript=no",
+                              "-device", "virtio-net-pci,netdev=n0"],
+                  run=script, label="tap", wrap=["ip", "netns", "exec", ns_br])
+        if not g.wait_for(rb"PING-OK|KEMU-RUN-EXIT=\d+", timeout=TIMEOUT) \
+                or b"PING-OK" not in g.out:
+            return g.fail(f"the guest could not ping the peer {TAP_PEER_IP}")
+        if not g.wait_for(rb"KEMU-RUN-EXIT=\d+", timeout=TIMEOUT):
+            return g.fail("no KEMU-RUN-EXIT line")
+        status = g.finish()
+        if b"NC-SENT" not in g.out or b"KEMU-RUN-EXIT=0" not in g.out or status != 0:
+            return g.fail(f"nc to the peer failed (kemu exit status {status})")
+        try:
+            peer_out = listener.communicate(timeout=60)[0]
+        except subprocess.TimeoutExpired:
+            return g.fail("the peer's listener got no connection")
+        if f"PEER-GOT {msg}".encode() not in peer_out:
+            return g.fail(f"the peer received {peer_out!r}, not {msg}")
+        print(f"PASS (tap): guest {TAP_GUEST_IP} pinged {TAP_PEER_IP} across a bridge "
+              f"in another netns; the peer got {msg!r} over TCP")
+        return 0
+    except subprocess.CalledProcessError as e:
+        print(f"FAIL (tap): {' '.join(e.cmd)}: {e.stdout.decode(errors='replace')}")
+        return 1
+    finally:
+        for p in (g.p if g else None, listener):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait()
+        # Deleting a namespace destroys the links in it (the veth pair too).
+        ip("netns", "del", ns_peer, check=False)
+        ip("netns", "del", ns_br, check=False)
+
+
+def main():
+    kemu, kit, model = sys.argv[1:4]
+    missing = check_kit(kit)
+    if missing:
+        print(missing)
+        return 1
+    if model == "tap":
+        return case_tap(kemu, kit)
+    return case_slirp(kemu, kit, model)
 
 
 if __name__ == "__main__":

@@ -12,64 +12,16 @@ Cases:
           from /dev/hvc0 and echoes on the serial console.
 Exit status: 0 pass, 1 fail.
 """
-import base64
 import os
 import re
-import select
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-APPEND = "console=ttyS0 quiet nokaslr mitigations=off tsc=reliable no_timer_check panic=-1"
-BOOT_TIMEOUT = 240     # seconds; a loaded 2-core CI machine is slow
-
-
-class Guest:
-    def __init__(self, kemu, kit, args, run):
-        append = APPEND + " kemu.run=" + base64.b64encode(run.encode()).decode()
-        self.argv = [kemu, "-accel", "tcg", "-m", "512",
-                     "-kernel", os.path.join(kit, "vmlinuz"),
-                     "-initrd", os.path.join(kit, "initrd.img"),
-                     "-append", append, "-nographic", "-no-reboot"] + args
-        self.p = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.out = b""
-
-    def wait_for(self, pattern, timeout=BOOT_TIMEOUT):
-        """Read output until @pattern (bytes regex) matches."""
-        deadline = time.monotonic() + timeout
-        fd = self.p.stdout.fileno()
-        while not re.search(pattern, self.out):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            r, _, _ = select.select([fd], [], [], left)
-            if r:
-                data = os.read(fd, 65536)
-                if not data:
-                    return re.search(pattern, self.out) is not None
-                self.out += data
-        return True
-
-    def finish(self, timeout=60):
-        try:
-            status = self.p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-            return None
-        self.out += self.p.stdout.read()
-        return status
-
-    def fail(self, why):
-        if self.p.poll() is None:
-            self.p.kill()
-            self.p.wait()
-        tail = self.out[-3000:].decode(errors="replace")
-        print(f"FAIL: {why}\n--- command: {' '.join(self.argv)}\n--- output (tail):\n{tail}")
-        return 1
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kemu_guest import BOOT_TIMEOUT, Guest, check_kit  # noqa: E402
 
 
 RNG_CMD = ("head -c 16 /dev/hwrng | od -An -tx1; "
@@ -156,10 +108,10 @@ CASES = {"file": case_file, "socket": case_socket}
 def main():
     kemu, kit, case = sys.argv[1:4]
     extra = sys.argv[4:]
-    for f in ("vmlinuz", "initrd.img"):
-        if not os.path.exists(os.path.join(kit, f)):
-            print(f"FAIL: {kit}/{f} is missing: run scripts/guest-kit.py (make check does)")
-            return 1
+    missing = check_kit(kit)
+    if missing:
+        print(missing)
+        return 1
     with tempfile.TemporaryDirectory(prefix="kemu-virtio-misc-") as tmp:
         return CASES[case](kemu, kit, tmp, extra)
 
