@@ -68,7 +68,9 @@ def case_socket(kemu, kit, tmp, extra):
                           "-device", "virtconsole,bus=vs0.0,chardev=c0",
                           "-chardev", f"socket,id=c0,path={path},server=on,wait=off"]
               + extra,
-              run="echo from-guest > /dev/hvc0; read -r line < /dev/hvc0; "
+              # One open of hvc0 for both directions: input that arrives
+              # while no one holds the tty open is dropped by Linux.
+              run="exec 3<>/dev/hvc0; echo from-guest >&3; read -r line <&3; "
                   "echo \"hvc-got-$line\"")
     deadline = time.monotonic() + 30
     while not os.path.exists(path):
