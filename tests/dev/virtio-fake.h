@@ -127,41 +127,6 @@ void virtqueue_notify(VirtQueue *vq)
     vq->notifies++;
 }
 
-size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len)
-{
-    size_t done = 0;
-
-    for (unsigned i = 0; i < n && done < len; i++) {
-        if (off >= iov[i].iov_len) {
-            off -= iov[i].iov_len;
-            continue;
-        }
-        size_t c = MIN(iov[i].iov_len - off, len - done);
-        memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, c);
-        done += c;
-        off = 0;
-    }
-    return done;
-}
-
-size_t iov_from_buf(const struct iovec *iov, unsigned n, size_t off, const void *buf,
-                    size_t len)
-{
-    size_t done = 0;
-
-    for (unsigned i = 0; i < n && done < len; i++) {
-        if (off >= iov[i].iov_len) {
-            off -= iov[i].iov_len;
-            continue;
-        }
-        size_t c = MIN(iov[i].iov_len - off, len - done);
-        memcpy((uint8_t *)iov[i].iov_base + off, (const uint8_t *)buf + done, c);
-        done += c;
-        off = 0;
-    }
-    return done;
-}
-
 /* Test side ----------------------------------------------------------------- */
 
 /* Post a request: @nout device-readable, then @nin device-writable buffers. */
