@@ -127,12 +127,18 @@ enum {
     EXC_GP = 13, EXC_PF = 14, EXC_MF = 16, EXC_AC = 17, EXC_MC = 18, EXC_XM = 19,
 };
 
+enum { TRACE_SIDE_EXIT = 1, TRACE_ABORT = 2 };
+
 struct CPU {
     X86CpuState s;        /* GPRs, rip, segments, control registers, EFER.
                              s.rflags holds every flag except the six
                              arithmetic ones while lazy flags are live:
                              use x86_get_rflags/x86_set_rflags. */
     uint64_t next_rip;
+    /* Why the running trace stops after this instruction (core/): a taken
+       conditional jump leaves it early (its target still links as a
+       successor); a write to the trace's own code page aborts it. */
+    uint8_t trace_stop;
 
     /* Lazy arithmetic flags (core/ owns the encoding). */
     uint64_t lf_res;      /* last result, zero-extended */

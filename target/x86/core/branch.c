@@ -9,6 +9,7 @@
     {                                                                          \
         if (cond_eval(cpu, cc)) {                                              \
             cpu->next_rip = branch_target(i, cpu->next_rip + i->imm);          \
+            cpu->trace_stop |= TRACE_SIDE_EXIT;                                \
         }                                                                      \
     }
 

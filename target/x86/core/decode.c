@@ -857,8 +857,8 @@ bool x86_insn_ends_trace(const Insn *i)
     }
     switch (i->opcode >> 8) {
     case 0:
-        if ((op >= 0x70 && op <= 0x7f) || (op >= 0xe0 && op <= 0xef) ||
-            (op >= 0x6c && op <= 0x6f)) {
+        /* Jcc (0x70-0x7f) goes on: a taken jump is a side exit. */
+        if ((op >= 0xe0 && op <= 0xef) || (op >= 0x6c && op <= 0x6f)) {
             return true;
         }
         if ((op >= 0xa4 && op <= 0xa7) || (op >= 0xaa && op <= 0xaf)) {
@@ -876,9 +876,6 @@ bool x86_insn_ends_trace(const Insn *i)
             return false;
         }
     case 1:
-        if (op >= 0x80 && op <= 0x8f) {
-            return true;
-        }
         switch (op) {
         case 0x00: case 0x01: case 0x05: case 0x06: case 0x07: case 0x08:
         case 0x09: case 0x20: case 0x21: case 0x22: case 0x23: case 0x30:

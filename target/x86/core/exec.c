@@ -2,9 +2,11 @@
  * The execution loop and the decoded-instruction cache.
  *
  * Traces: up to TRACE_MAX instructions decoded from one physical page,
- * ending at the first branch or state-changing instruction (see
- * x86_insn_ends_trace), keyed by the physical address of their first byte
- * and the decoding mode. A per-vCPU hash table finds them; their storage
+ * ending at the first unconditional branch or state-changing instruction
+ * (see x86_insn_ends_trace), keyed by the physical address of their first
+ * byte and the decoding mode. Conditional jumps do not end a trace: it
+ * goes on with the fall-through path, and a taken jump leaves it early
+ * (TRACE_SIDE_EXIT), still linking its target as a successor. A per-vCPU hash table finds them; their storage
  * is a bump arena flushed whole when full.
  *
  * Instructions that straddle a page boundary are never cached: they are
@@ -23,7 +25,7 @@
  * entries of code pages from its own TLB before its next trace, so writes
  * through entries filled earlier reach the slow path too.
  * A write by the running trace to its own page stops the trace after that
- * instruction (tls_cc->abort), so the next instruction is decoded afresh.
+ * instruction (TRACE_ABORT), so the next instruction is decoded afresh.
  * The machine argument is unused: there is one machine per process, and
  * the page table is indexed by physical address.
  */
@@ -35,6 +37,7 @@
 #include "core.h"
 
 #define TRACE_MAX 32
+#define LOOP_SPINS 64        /* back-to-back runs of a self-looping trace */
 #define HASH_BITS 16
 #define ARENA_SIZE (32u << 20)
 
@@ -73,15 +76,14 @@ struct CodeCache {
     const Trace *cur;
     uint64_t cur_rip;
     uint64_t cur_ppn;
-    volatile int abort;
     int atomic_held;
 
     uint64_t retired, budget;
     Insn tmp;             /* an uncached instruction (page straddle, MMIO) */
 };
 
-/* The cache of the vCPU this thread runs (to abort its running trace). */
-static __thread CodeCache *tls_cc;
+/* The vCPU this thread runs (to abort its running trace). */
+static __thread CPU *tls_cpu;
 
 /* ---------------------------------------------------- page words */
 
@@ -133,8 +135,8 @@ void code_invalidate_page(Machine *m, uint64_t paddr)
             break;
         }
     }
-    if (tls_cc && tls_cc->cur && tls_cc->cur_ppn == paddr >> 12) {
-        tls_cc->abort = 1;
+    if (tls_cpu && tls_cpu->code->cur && tls_cpu->code->cur_ppn == paddr >> 12) {
+        tls_cpu->trace_stop |= TRACE_ABORT;
     }
 }
 
@@ -473,18 +475,29 @@ static void exec_loop(CPU *cpu, CodeCache *cc)
         cc->cur = t;
         cc->cur_rip = cpu->s.rip;
         cc->cur_ppn = t->paddr >> 12;
-        i = t->insn;
-        end = i + t->n;
-        do {
-            cpu->next_rip = cpu->s.rip + i->len;
-            i->fn(cpu, i);
-            cpu->s.rip = cpu->next_rip;
-        } while (++i < end && likely(!cc->abort));
-        prev = cc->abort ? NULL : t;
-        cc->abort = 0;
+        for (unsigned spins = 0;;) {
+            i = t->insn;
+            end = i + t->n;
+            cpu->trace_stop = 0;
+            do {
+                cpu->next_rip = cpu->s.rip + i->len;
+                i->fn(cpu, i);
+                cpu->s.rip = cpu->next_rip;
+            } while (++i < end && likely(!cpu->trace_stop));
+            cc->retired += (uint64_t)(i - t->insn);
+            cpu->icount += (uint64_t)(i - t->insn);
+            /* A conditional jump back to the trace's start (a tight loop,
+               e.g. the kernel's clear_user): run it again at once. Every
+               instruction before a side exit is one that does not end a
+               trace, so the mapping, mode and code are unchanged; the
+               bound keeps interrupts and stop requests timely. */
+            if (cpu->trace_stop != TRACE_SIDE_EXIT || cpu->s.rip != cc->cur_rip ||
+                ++spins >= LOOP_SPINS) {
+                break;
+            }
+        }
+        prev = (cpu->trace_stop & TRACE_ABORT) ? NULL : t;
         cc->cur = NULL;
-        cc->retired += (uint64_t)(i - t->insn);
-        cpu->icount += (uint64_t)(i - t->insn);
     }
 }
 
@@ -510,7 +523,7 @@ static void exec_fault(CPU *cpu, CodeCache *cc)
         }
         cc->cur = NULL;
     }
-    cc->abort = 0;
+    cpu->trace_stop = 0;
     cpu->intr_shadow = 0;
     cpu->exc_vector = -1;
     /* A negative vector: sys/ aborted the instruction without an event
@@ -523,19 +536,19 @@ static void exec_fault(CPU *cpu, CodeCache *cc)
 uint64_t x86_exec(CPU *cpu, uint64_t budget)
 {
     CodeCache *cc = cpu->code;
-    CodeCache *saved_tls = tls_cc;
+    CPU *saved_tls = tls_cpu;
     jmp_buf jb, *saved_jmp = cpu->jmp;
 
     cc->retired = 0;
     cc->budget = budget;
-    tls_cc = cc;
+    tls_cpu = cpu;
     cpu->jmp = &jb;
     if (setjmp(jb)) {
         exec_fault(cpu, cc);
     }
     exec_loop(cpu, cc);
     cpu->jmp = saved_jmp;
-    tls_cc = saved_tls;
+    tls_cpu = saved_tls;
     return cc->retired;
 }
 
