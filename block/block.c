@@ -473,6 +473,11 @@ const char *blk_name(const BlockBackend *blk)
     return blk->name ? blk->name : "";
 }
 
+const char *blk_filename(const BlockBackend *blk)
+{
+    return blk->filename ? blk->filename : "";
+}
+
 BlockInterface blk_interface(const BlockBackend *blk)
 {
     return blk->iface;

@@ -8,6 +8,13 @@
  * up startup until the first client connects, running the main loop
  * meanwhile (with the BQL held, as the main loop's caller holds it).
  *
+ * A front end that keeps a session per peer (the QMP monitor) asks for
+ * multi-client mode instead (chardev_serve_clients()): every accepted
+ * peer gets a client Chardev of its own (a SocketChardev with is_client),
+ * up to SOCKET_MAX_CLIENTS at once; the listening socket is watched
+ * whenever there is room. A client is freed from the main loop after its
+ * CLOSED event, never inside a callback that may still use it.
+ *
  * Output with no client is dropped. A client that stops reading costs
  * one write at most SOCKET_STALL_MS of waiting (with the BQL held); after
  * that output is dropped without waiting until the client drains its
@@ -31,6 +38,7 @@
 
 #define SOCKET_STALL_MS 100
 #define SOCKET_BACKLOG 8
+#define SOCKET_MAX_CLIENTS 32    /* multi-client mode: peers served at once */
 
 typedef struct SocketChardev {
     Chardev parent;
@@ -45,6 +53,17 @@ typedef struct SocketChardev {
     bool dead;               /* a write failed: disconnect in the main loop */
     GSource *dead_idle;
     bool unlink_path;        /* we created the unix socket file */
+
+    /* A listening socket in multi-client mode: */
+    ChardevClientFunc client_fn;     /* NULL: single-client mode */
+    void *client_opaque;
+    GPtrArray *clients;              /* connected SocketChardev clients */
+    unsigned next_client;            /* numbers the clients' labels */
+
+    /* A client of a multi-client server: */
+    bool is_client;
+    struct SocketChardev *owner;     /* its server; NULL once that is gone */
+    GSource *free_idle;              /* freeing after CLOSED is queued */
 } SocketChardev;
 
 static void socket_listen_start(SocketChardev *s);
@@ -63,6 +82,10 @@ static void socket_update_filename(SocketChardev *s)
     g_autofree char *addr = socket_addr_str(s);
     const char *srv = s->server ? ",server=on" : "";
 
+    if (s->fd < 0 && s->client_fn) {
+        chr_set_filename(&s->parent, "%s%s", addr, srv);   /* serving clients */
+        return;
+    }
     if (s->fd < 0) {
         chr_set_filename(&s->parent, "disconnected:%s%s", addr, srv);
         return;
@@ -97,6 +120,27 @@ static void socket_connected(SocketChardev *s, int fd)
     chr_send_event(&s->parent, CHR_EVENT_OPENED);
 }
 
+static gboolean socket_free_cb(gpointer opaque)
+{
+    SocketChardev *s = opaque;
+
+    g_source_unref(s->free_idle);
+    s->free_idle = NULL;
+    chr_free(&s->parent);
+    return G_SOURCE_REMOVE;
+}
+
+/* Take client @cl off its server's list, making room for another peer. */
+static void client_unlink(SocketChardev *cl)
+{
+    SocketChardev *srv = cl->owner;
+
+    cl->owner = NULL;
+    if (srv && g_ptr_array_remove(srv->clients, cl) && srv->client_fn) {
+        socket_listen_start(srv);
+    }
+}
+
 static void socket_disconnect(SocketChardev *s)
 {
     chr_input_clear(&s->parent);
@@ -104,9 +148,44 @@ static void socket_disconnect(SocketChardev *s)
     s->fd = -1;
     s->dead = false;
     socket_update_filename(s);
+    if (s->is_client) {
+        client_unlink(s);
+        chr_send_event(&s->parent, CHR_EVENT_CLOSED);
+        /* We may be inside this client's input or write path: free later. */
+        if (!s->free_idle) {
+            s->free_idle = g_idle_source_new();
+            g_source_set_callback(s->free_idle, socket_free_cb, s, NULL);
+            g_source_attach(s->free_idle, g_main_context_default());
+        }
+        return;
+    }
     chr_send_event(&s->parent, CHR_EVENT_CLOSED);
     if (s->server) {
         socket_listen_start(s);    /* the next client in the backlog */
+    }
+}
+
+/* Multi-client mode: a client Chardev for the accepted @fd. */
+static void socket_new_client(SocketChardev *s, int fd)
+{
+    g_autofree char *label = g_strdup_printf("%s.client%u", s->parent.label,
+                                             s->next_client++);
+    SocketChardev *cl = (SocketChardev *)chr_alloc(&chr_socket_ops, label);
+
+    cl->is_client = true;
+    cl->server = true;           /* for the filename: "...,server=on" */
+    cl->is_unix = s->is_unix;
+    cl->nodelay = s->nodelay;
+    cl->path = g_strdup(s->path);
+    cl->host = g_strdup(s->host);
+    cl->port = s->port;
+    cl->listen_fd = -1;
+    cl->owner = s;
+    g_ptr_array_add(s->clients, cl);
+    socket_connected(cl, fd);
+    s->client_fn(s->client_opaque, &cl->parent);
+    if (!cl->parent.fe) {
+        chr_free(&cl->parent);   /* nobody took it: hang up */
     }
 }
 
@@ -118,6 +197,18 @@ static gboolean socket_accept_ready(gint lfd, GIOCondition cond G_GNUC_UNUSED,
 
     if (fd < 0) {
         return G_SOURCE_CONTINUE;     /* EAGAIN, ECONNABORTED, EMFILE... */
+    }
+    if (s->client_fn) {
+        socket_new_client(s, fd);
+        if (!s->client_fn || s->clients->len < SOCKET_MAX_CLIENTS) {
+            return G_SOURCE_CONTINUE;
+        }
+        /* Full: later peers wait in the backlog until one leaves. */
+        if (s->listen_watch) {
+            g_source_unref(s->listen_watch);
+            s->listen_watch = NULL;
+        }
+        return G_SOURCE_REMOVE;
     }
     g_source_unref(s->listen_watch);
     s->listen_watch = NULL;
@@ -382,6 +473,17 @@ static void socket_close(Chardev *c)
     SocketChardev *s = (SocketChardev *)c;
 
     chr_input_clear(c);
+    client_unlink(s);
+    for (guint i = 0; s->clients && i < s->clients->len; i++) {
+        ((SocketChardev *)s->clients->pdata[i])->owner = NULL;
+    }
+    if (s->clients) {
+        g_ptr_array_free(s->clients, TRUE);
+    }
+    if (s->free_idle) {
+        g_source_destroy(s->free_idle);
+        g_source_unref(s->free_idle);
+    }
     if (s->listen_watch) {
         g_source_destroy(s->listen_watch);
         g_source_unref(s->listen_watch);
@@ -403,6 +505,80 @@ static void socket_close(Chardev *c)
     g_free(s->host);
 }
 
+bool chardev_is_socket_server(const Chardev *c)
+{
+    const SocketChardev *s = (const SocketChardev *)c;
+
+    return c->ops == &chr_socket_ops && s->server && !s->is_client;
+}
+
+bool chardev_serve_clients(Chardev *c, ChardevClientFunc fn, void *opaque,
+                           GError **errp)
+{
+    SocketChardev *s = (SocketChardev *)c;
+
+    if (!chardev_is_socket_server(c)) {
+        error_setg(errp, "chardev '%s' is not a listening socket", c->label);
+        return false;
+    }
+    if (c->fe || s->client_fn) {
+        error_setg(errp, "chardev '%s' is already in use", c->label);
+        return false;
+    }
+    s->client_fn = fn;
+    s->client_opaque = opaque;
+    if (!s->clients) {
+        s->clients = g_ptr_array_new();
+    }
+    if (s->fd >= 0) {
+        /* The peer that wait=on waited for becomes the first client. */
+        int fd = s->fd;
+        chr_input_clear(c);
+        s->fd = -1;
+        chr_send_event(c, CHR_EVENT_CLOSED);
+        socket_new_client(s, fd);
+    }
+    socket_update_filename(s);
+    socket_listen_start(s);
+    return true;
+}
+
+/* A plain front end, unless multi-client mode has the socket. */
+static bool socket_attach(Chardev *c, const ChardevFrontend *fe, void *opaque,
+                          GError **errp)
+{
+    if (c->fe || ((SocketChardev *)c)->client_fn) {
+        error_setg(errp, "chardev '%s' is already in use", c->label);
+        return false;
+    }
+    c->fe = fe;
+    c->fe_opaque = opaque;
+    if (c->open && fe->event) {
+        fe->event(opaque, CHR_EVENT_OPENED);
+    }
+    chr_input_resume(c);
+    return true;
+}
+
+static void socket_detach(Chardev *c, void *opaque)
+{
+    SocketChardev *s = (SocketChardev *)c;
+
+    if (s->client_fn && s->client_opaque == opaque) {
+        /* Stop serving: hang up on every client (each gets CLOSED). */
+        s->client_fn = NULL;
+        s->client_opaque = NULL;
+        while (s->clients->len) {
+            socket_disconnect(s->clients->pdata[s->clients->len - 1]);
+        }
+        socket_update_filename(s);
+        socket_listen_start(s);
+    } else if (c->fe && c->fe_opaque == opaque) {
+        c->fe = NULL;
+        c->fe_opaque = NULL;
+    }
+}
+
 const ChardevOps chr_socket_ops = {
     .name = "socket",
     .instance_size = sizeof(SocketChardev),
@@ -411,5 +587,7 @@ const ChardevOps chr_socket_ops = {
     .open = socket_open,
     .write = socket_write,
     .input_eof = socket_input_eof,
+    .attach = socket_attach,
+    .detach = socket_detach,
     .close = socket_close,
 };

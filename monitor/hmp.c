@@ -6,12 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include "accel/accel.h"
+#include "block/block.h"
 #include "hw/acpi/pm.h"
 #include "hw/device.h"
 #include "hw/pci/pci.h"
 #include "monitor-int.h"
 #include "system/cpus.h"
 #include "system/runstate.h"
+#include "target/x86/debug-walk.h"
 
 #define HMP_PROMPT "(kemu) "
 #define HMP_MAX_LINE 1024
@@ -20,6 +22,7 @@
 static const char hmp_help[] =
     "cont                  resume the guest\n"
     "help                  this text\n"
+    "info block            drives\n"
     "info chardev          character devices\n"
     "info cpus             vCPUs and their host threads\n"
     "info mtree            I/O port and MMIO ranges\n"
@@ -32,7 +35,7 @@ static const char hmp_help[] =
     "stop                  pause the guest\n"
     "system_powerdown      press the ACPI power button\n"
     "system_reset          reset the machine\n"
-    "x /fmt ADDR           dump memory (paging off: same as xp)\n"
+    "x /fmt ADDR           dump guest-virtual memory (CPU 0's paging)\n"
     "xp /fmt ADDR          dump guest-physical memory; fmt is N[x|d|u|c][b|h|w|g]\n";
 
 static void info_registers(Machine *m, GString *out)
@@ -143,10 +146,26 @@ static void chardev_line(void *ctx, const char *label, const char *filename)
     g_string_append_printf(ctx, "%s: filename=%s\n", label, filename ? filename : "");
 }
 
+/* QEMU's layout: "ID: FILE (raw[, read-only])" and the cache mode. */
+static void block_line(BlockBackend *blk, void *ctx)
+{
+    BlockCacheMode cache = blk_cache_mode(blk);
+
+    g_string_append_printf(ctx, "%s: %s (raw%s)\n    Cache mode:       %s%s%s\n",
+                           blk_name(blk), blk_filename(blk),
+                           blk_is_read_only(blk) ? ", read-only" : "",
+                           cache == BLK_CACHE_WRITETHROUGH ? "writethrough" : "writeback",
+                           cache == BLK_CACHE_NONE ? ", direct" : "",
+                           cache == BLK_CACHE_UNSAFE ? ", ignore flushes" : "");
+}
+
 static void do_info(Machine *m, const char *what, GString *out)
 {
     if (!what || !*what) {
-        g_string_append(out, "info chardev|cpus|mtree|pci|qtree|registers|status|version\n");
+        g_string_append(out, "info block|chardev|cpus|mtree|pci|qtree|registers|status|"
+                        "version\n");
+    } else if (!strcmp(what, "block")) {
+        blk_foreach(block_line, out);
     } else if (!strcmp(what, "status")) {
         g_string_append_printf(out, "VM status: %s\n", runstate_name(runstate_get()));
     } else if (!strcmp(what, "version")) {
@@ -172,9 +191,72 @@ static void do_info(Machine *m, const char *what, GString *out)
     }
 }
 
-/* "/N[x|d|u|c][b|h|w|g]" (defaults /1xw) then ADDR. */
-static void do_xp(Machine *m, const char *fmtarg, const char *addrarg, GString *out)
+/* The address space x/xp read: guest-physical, or virtual through a vCPU's paging. */
+typedef struct DumpSpace {
+    Machine *m;
+    bool virt;
+    X86CpuState s;           /* virt: the vCPU's registers */
+    bool cached;             /* virt: vpage -> ppage holds the last walk */
+    uint64_t vpage, ppage;
+} DumpSpace;
+
+/* Snapshot CPU 0's registers (pausing the vCPUs briefly if running). */
+static bool dump_space_virt(DumpSpace *d, Machine *m)
 {
+    bool running = runstate_get() == RUN_STATE_RUNNING;
+    bool ok;
+
+    if (m->ncpus == 0 || !m->accel || !m->accel->get_state) {
+        return false;
+    }
+    /* The accelerators read state only from stopped vCPUs. */
+    if (running) {
+        cpus_pause(m);
+    }
+    ok = m->accel->get_state(m->cpus[0], &d->s);
+    if (running) {
+        cpus_resume(m);
+    }
+    d->virt = ok;
+    return ok;
+}
+
+/* Read @size bytes at @addr (little-endian) into *@v; false if unmapped. */
+static bool dump_read(DumpSpace *d, uint64_t addr, unsigned size, uint64_t *v)
+{
+    *v = 0;
+    for (unsigned b = 0; b < size; b++) {
+        uint64_t a = addr + b, pa = a;
+        const uint8_t *h;
+        if (d->virt) {
+            /* One walk per page: an item may straddle two. */
+            if (!d->cached || d->vpage != (a & ~0xfffull)) {
+                if (!x86_debug_translate(d->m, &d->s, a & ~0xfffull, &d->ppage)) {
+                    d->cached = false;
+                    return false;
+                }
+                d->vpage = a & ~0xfffull;
+                d->cached = true;
+            }
+            pa = d->ppage | (a & 0xfff);
+        }
+        h = machine_gpa_to_hva(d->m, pa, 1);
+        if (!h) {
+            return false;
+        }
+        *v |= (uint64_t)*h << (8 * b);
+    }
+    return true;
+}
+
+/*
+ * x (@virt) and xp: "/N[x|d|u|c][b|h|w|g]" (defaults /1xw) then ADDR.
+ * x translates through CPU 0's page tables, xp reads physical memory.
+ */
+static void do_dump(Machine *m, bool virt, const char *fmtarg, const char *addrarg,
+                    GString *out)
+{
+    DumpSpace d = { .m = m };
     unsigned long count = 1;
     char fmt = 'x';
     unsigned size = 4;
@@ -207,7 +289,7 @@ static void do_xp(Machine *m, const char *fmtarg, const char *addrarg, GString *
         addrarg = fmtarg;
     }
     if (!addrarg || !*addrarg) {
-        g_string_append(out, "usage: xp /fmt ADDR\n");
+        g_string_append_printf(out, "usage: %s /fmt ADDR\n", virt ? "x" : "xp");
         return;
     }
     addr = g_ascii_strtoull(addrarg, &end, 0);
@@ -215,20 +297,20 @@ static void do_xp(Machine *m, const char *fmtarg, const char *addrarg, GString *
         g_string_append_printf(out, "invalid address '%s'\n", addrarg);
         return;
     }
+    if (virt && !dump_space_virt(&d, m)) {
+        g_string_append(out, "no CPU state to translate addresses with\n");
+        return;
+    }
     count = MIN(count, HMP_MAX_DUMP);
     unsigned per_line = fmt == 'c' ? 16 : (size == 8 ? 2 : size == 4 ? 4 : 8);
     for (unsigned long i = 0; i < count; i++) {
-        uint64_t a = addr + i * size, v = 0;
-        const uint8_t *h = machine_gpa_to_hva(m, a, size);
+        uint64_t a = addr + i * size, v;
         if (i % per_line == 0) {
             g_string_append_printf(out, "%s%016" G_GINT64_MODIFIER "x:", i ? "\n" : "", a);
         }
-        if (!h) {
+        if (!dump_read(&d, a, size, &v)) {
             g_string_append_printf(out, "\nCannot access memory at 0x%" G_GINT64_MODIFIER "x\n", a);
             return;
-        }
-        for (unsigned b = 0; b < size; b++) {
-            v |= (uint64_t)h[b] << (8 * b);
         }
         switch (fmt) {
         case 'x':
@@ -286,7 +368,7 @@ void hmp_execute(const char *line, GString *out)
     } else if (!strcmp(a[0], "quit") || !strcmp(a[0], "q")) {
         runstate_request_shutdown(SHUTDOWN_CAUSE_HOST_QMP_QUIT, 0);
     } else if ((!strcmp(a[0], "xp") || !strcmp(a[0], "x")) && m) {
-        do_xp(m, a[1], a[2], out);
+        do_dump(m, a[0][1] == '\0', a[1], a[2], out);
     } else {
         g_string_append_printf(out, "unknown command: '%s' (try: help)\n", a[0]);
     }

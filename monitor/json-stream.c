@@ -1,9 +1,11 @@
 /*
  * JSON value framing and compact output for QMP (monitor-int.h).
- * json-glib parses only complete documents, so the stream is cut into
- * values here; json-glib then parses each one.
+ * jansson parses only complete documents, so the stream is cut into
+ * values here (enforcing the size and depth limits before any parsing);
+ * jansson then parses each one.
  */
 #include <string.h>
+#include <glib.h>
 #include "monitor-int.h"
 
 void json_stream_init(JsonStream *js, JsonStreamEmit emit, void *opaque)
@@ -122,10 +124,32 @@ void json_stream_feed(JsonStream *js, const uint8_t *buf, size_t len)
     }
 }
 
-static void string_to_gstring(const char *s, GString *out)
+/*
+ * jansson allocates with malloc and reports failure as NULL, which every
+ * caller would have to check; with glib's allocator running out of memory
+ * aborts, as everywhere else in kemu. Runs before main(), so before any
+ * jansson value exists.
+ */
+__attribute__((constructor)) static void json_use_glib_alloc(void)
+{
+    json_set_alloc_funcs(g_malloc, g_free);
+}
+
+json_t *qmp_string(const char *s)
+{
+    json_t *v = json_string(s);
+
+    if (!v) {
+        g_autofree char *valid = g_utf8_make_valid(s, -1);
+        v = json_string(valid);
+    }
+    return v;
+}
+
+static void string_to_gstring(const char *s, size_t len, GString *out)
 {
     g_string_append_c(out, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; len--; p++) {
         switch (*p) {
         case '"': g_string_append(out, "\\\""); break;
         case '\\': g_string_append(out, "\\\\"); break;
@@ -143,58 +167,60 @@ static void string_to_gstring(const char *s, GString *out)
     g_string_append_c(out, '"');
 }
 
-void json_to_gstring(JsonNode *node, GString *out)
+void json_to_gstring(const json_t *v, GString *out)
 {
-    switch (JSON_NODE_TYPE(node)) {
-    case JSON_NODE_OBJECT: {
-        JsonObject *o = json_node_get_object(node);
-        /* get_members keeps insertion order: "return" before "id". */
-        GList *members = json_object_get_members(o);
+    /* jansson's iteration macros take non-const values; nothing is changed. */
+    json_t *nv = (json_t *)v;
+
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *key;
+        json_t *member;
+        bool first = true;
         g_string_append_c(out, '{');
-        for (GList *l = members; l; l = l->next) {
-            string_to_gstring(l->data, out);
-            g_string_append(out, ": ");
-            json_to_gstring(json_object_get_member(o, l->data), out);
-            if (l->next) {
+        json_object_foreach(nv, key, member) {
+            if (!first) {
                 g_string_append(out, ", ");
             }
+            first = false;
+            string_to_gstring(key, strlen(key), out);
+            g_string_append(out, ": ");
+            json_to_gstring(member, out);
         }
         g_string_append_c(out, '}');
-        g_list_free(members);
         break;
     }
-    case JSON_NODE_ARRAY: {
-        JsonArray *a = json_node_get_array(node);
-        guint n = json_array_get_length(a);
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *el;
         g_string_append_c(out, '[');
-        for (guint i = 0; i < n; i++) {
-            json_to_gstring(json_array_get_element(a, i), out);
-            if (i + 1 < n) {
+        json_array_foreach(nv, i, el) {
+            if (i) {
                 g_string_append(out, ", ");
             }
+            json_to_gstring(el, out);
         }
         g_string_append_c(out, ']');
         break;
     }
-    case JSON_NODE_VALUE:
-        switch (json_node_get_value_type(node)) {
-        case G_TYPE_INT64:
-            g_string_append_printf(out, "%" G_GINT64_FORMAT, json_node_get_int(node));
-            break;
-        case G_TYPE_DOUBLE: {
-            char num[G_ASCII_DTOSTR_BUF_SIZE];
-            g_string_append(out, g_ascii_dtostr(num, sizeof(num), json_node_get_double(node)));
-            break;
-        }
-        case G_TYPE_BOOLEAN:
-            g_string_append(out, json_node_get_boolean(node) ? "true" : "false");
-            break;
-        default:
-            string_to_gstring(json_node_get_string(node), out);
-            break;
-        }
+    case JSON_STRING:
+        string_to_gstring(json_string_value(v), json_string_length(v), out);
         break;
-    case JSON_NODE_NULL:
+    case JSON_INTEGER:
+        g_string_append_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        break;
+    case JSON_REAL: {
+        char num[G_ASCII_DTOSTR_BUF_SIZE];
+        g_string_append(out, g_ascii_dtostr(num, sizeof(num), json_real_value(v)));
+        break;
+    }
+    case JSON_TRUE:
+        g_string_append(out, "true");
+        break;
+    case JSON_FALSE:
+        g_string_append(out, "false");
+        break;
+    case JSON_NULL:
         g_string_append(out, "null");
         break;
     }

@@ -6,7 +6,7 @@
 #ifndef MONITOR_MONITOR_INT_H
 #define MONITOR_MONITOR_INT_H
 
-#include <json-glib/json-glib.h>
+#include <jansson.h>
 #include "monitor/monitor.h"
 
 #define QMP_MAX_MESSAGE (1u << 20)   /* bytes in one JSON value */
@@ -38,21 +38,46 @@ void json_stream_feed(JsonStream *js, const uint8_t *buf, size_t len);
 void json_stream_reset(JsonStream *js);
 void json_stream_destroy(JsonStream *js);
 
-/* Compact JSON in QEMU's spelling ({"a": 1, "b": [2, 3]}). */
-void json_to_gstring(JsonNode *node, GString *out);
+/*
+ * Compact JSON in QEMU's spelling ({"a": 1, "b": [2, 3]}); object members
+ * in insertion order (jansson keeps it), so "return" comes before "id".
+ */
+void json_to_gstring(const json_t *v, GString *out);
+
+/*
+ * A new JSON string of @s (never NULL): jansson refuses invalid UTF-8,
+ * which host strings (file names, labels) may hold, so those bytes become
+ * U+FFFD instead.
+ */
+json_t *qmp_string(const char *s);
+
+/* One QMP conversation: a client's greeting, negotiation and input. */
+typedef struct QmpSession {
+    Monitor *mon;
+    Chardev *chr;         /* this client's replies go here only */
+    JsonStream js;
+    bool negotiated;      /* qmp_capabilities ran on this connection */
+    bool connected;       /* a client is there (greeted) */
+} QmpSession;
 
 struct Monitor {
     bool qmp;             /* QMP, else HMP */
     Machine *m;
     Chardev *chr;
-    /* QMP */
-    JsonStream js;
-    bool negotiated;      /* qmp_capabilities ran on this connection */
-    bool connected;       /* a client is there (greeted) */
+    /*
+     * QMP: the live sessions. On a listening socket (multi-client mode)
+     * one per connected peer, created and freed as peers come and go;
+     * on any other chardev exactly one, for the monitor's lifetime.
+     */
+    GPtrArray *sessions;
+    bool multi;
     /* HMP */
     GString *line;        /* the command line being typed */
     bool focused;         /* on a multiplexer: ours is the focus */
 };
+
+/* Free a QMP monitor: hang up on its clients, end its sessions (qmp.c). */
+void qmp_monitor_free(Monitor *mon);
 
 /* Shared by both kinds: the list of live monitors (monitor.c). */
 void monitor_register(Monitor *mon);
@@ -66,7 +91,7 @@ GPtrArray *monitor_list(void);
 
 /* One command's result: either a return value or an error. */
 typedef struct QmpResult {
-    JsonNode *ret;        /* owned; NULL on error */
+    json_t *ret;          /* owned reference; NULL on error */
     const char *err_class;
     char *err_desc;       /* owned */
 } QmpResult;
@@ -82,7 +107,7 @@ void qmp_result_empty(QmpResult *r);
  * @negotiated: qmp_capabilities ran; else only it is allowed.
  * Sets *@negotiate when qmp_capabilities succeeded.
  */
-void qmp_dispatch(const char *name, JsonObject *args, bool negotiated,
+void qmp_dispatch(const char *name, json_t *args, bool negotiated,
                   bool *negotiate, QmpResult *r);
 
 /*
@@ -96,8 +121,11 @@ Machine *monitor_machine(void);
 /* The machine commands act on (set by the first monitor created). */
 void monitor_note_machine(Machine *m);
 const char *monitor_name(void);
-/* Send an event to every negotiated QMP client (qmp.c). */
-void qmp_broadcast_event(const char *name, JsonObject *data);
+/*
+ * Send an event to every negotiated QMP session (qmp.c). Takes over the
+ * reference to @data (an object, or NULL for none).
+ */
+void qmp_broadcast_event(const char *name, json_t *data);
 /* Visit every chardev the command line created: label and filename. */
 void monitor_foreach_chardev(void (*fn)(void *ctx, const char *label,
                                         const char *filename), void *ctx);

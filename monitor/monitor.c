@@ -42,13 +42,13 @@ GPtrArray *monitor_list(void)
 
 void monitor_free(Monitor *mon)
 {
+    if (mon->qmp) {
+        qmp_monitor_free(mon);
+        return;
+    }
     monitor_unregister(mon);
     chardev_detach(mon->chr, mon);
-    if (mon->qmp) {
-        json_stream_destroy(&mon->js);
-    } else {
-        g_string_free(mon->line, TRUE);
-    }
+    g_string_free(mon->line, TRUE);
     g_free(mon);
 }
 
@@ -231,13 +231,9 @@ bool monitor_init_from_options(Machine *m, const KemuOptions *o, GError **errp)
     return true;
 }
 
-static JsonObject *reason_data(bool guest, const char *reason)
+static json_t *reason_data(bool guest, const char *reason)
 {
-    JsonObject *d = json_object_new();
-
-    json_object_set_boolean_member(d, "guest", guest);
-    json_object_set_string_member(d, "reason", reason);
-    return d;
+    return json_pack("{s:b,s:s}", "guest", guest, "reason", reason);
 }
 
 static const char *cause_name(ShutdownCause cause)

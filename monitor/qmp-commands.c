@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "accel/accel.h"
+#include "block/block.h"
 #include "hw/acpi/pm.h"
 #include "monitor-int.h"
 #include "system/runstate.h"
@@ -21,7 +22,7 @@ typedef struct QmpArg {
 
 typedef struct QmpCommand {
     const char *name;
-    void (*fn)(JsonObject *args, QmpResult *r);
+    void (*fn)(json_t *args, QmpResult *r);
     QmpArg args[3];          /* name == NULL ends */
 } QmpCommand;
 
@@ -37,88 +38,56 @@ void qmp_result_error(QmpResult *r, const char *cls, const char *fmt, ...)
 
 void qmp_result_empty(QmpResult *r)
 {
-    r->ret = json_node_init_object(json_node_alloc(), json_object_new());
+    r->ret = json_object();
 }
 
-static void ret_object(QmpResult *r, JsonObject *o)
+static void cmd_capabilities(json_t *args, QmpResult *r)
 {
-    r->ret = json_node_init_object(json_node_alloc(), o);
-    json_object_unref(o);
-}
-
-static void ret_array(QmpResult *r, JsonArray *a)
-{
-    r->ret = json_node_init_array(json_node_alloc(), a);
-    json_array_unref(a);
-}
-
-static void cmd_capabilities(JsonObject *args, QmpResult *r)
-{
-    JsonNode *en = json_object_get_member(args, "enable");
-    JsonArray *a = en ? json_node_get_array(en) : NULL;
+    json_t *a = json_object_get(args, "enable");
 
     /* kemu offers no capabilities (no out-of-band execution yet). */
-    if (a && json_array_get_length(a) > 0) {
-        JsonNode *cap = json_array_get_element(a, 0);
-        const char *s = JSON_NODE_HOLDS_VALUE(cap) &&
-                        json_node_get_value_type(cap) == G_TYPE_STRING ?
-                        json_node_get_string(cap) : "?";
+    if (a && json_array_size(a) > 0) {
+        json_t *cap = json_array_get(a, 0);
+        const char *s = json_is_string(cap) ? json_string_value(cap) : "?";
         qmp_result_error(r, QMP_ERR_GENERIC, "Capability '%s' not available", s);
         return;
     }
     qmp_result_empty(r);
 }
 
-static JsonObject *version_object(void)
+static void cmd_query_version(json_t *args G_GNUC_UNUSED, QmpResult *r)
 {
-    JsonObject *v = json_object_new(), *q = json_object_new();
-
-    json_object_set_int_member(q, "micro", 0);
-    json_object_set_int_member(q, "minor", 1);
-    json_object_set_int_member(q, "major", 0);
-    json_object_set_object_member(v, "qemu", q);
-    json_object_set_string_member(v, "package", "kemu-0.1.0");
-    return v;
+    r->ret = json_pack("{s:{s:I,s:I,s:I},s:s}", "qemu", "micro", (json_int_t)0,
+                       "minor", (json_int_t)1, "major", (json_int_t)0,
+                       "package", "kemu-0.1.0");
 }
 
-static void cmd_query_version(JsonObject *args G_GNUC_UNUSED, QmpResult *r)
-{
-    ret_object(r, version_object());
-}
+static void cmd_query_commands(json_t *args, QmpResult *r);
 
-static void cmd_query_commands(JsonObject *args, QmpResult *r);
-
-static void cmd_query_status(JsonObject *args G_GNUC_UNUSED, QmpResult *r)
+static void cmd_query_status(json_t *args G_GNUC_UNUSED, QmpResult *r)
 {
-    JsonObject *o = json_object_new();
     RunState s = runstate_get();
 
-    json_object_set_string_member(o, "status", runstate_name(s));
-    json_object_set_boolean_member(o, "running", s == RUN_STATE_RUNNING);
-    json_object_set_boolean_member(o, "singlestep", false);
-    ret_object(r, o);
+    r->ret = json_pack("{s:s,s:b,s:b}", "status", runstate_name(s),
+                       "running", s == RUN_STATE_RUNNING, "singlestep", false);
 }
 
-static void cmd_query_name(JsonObject *args G_GNUC_UNUSED, QmpResult *r)
+static void cmd_query_name(json_t *args G_GNUC_UNUSED, QmpResult *r)
 {
-    JsonObject *o = json_object_new();
-
+    r->ret = json_object();
     if (monitor_name()) {
-        json_object_set_string_member(o, "name", monitor_name());
+        json_object_set_new(r->ret, "name", qmp_string(monitor_name()));
     }
-    ret_object(r, o);
 }
 
-static void cmd_query_kvm(JsonObject *args G_GNUC_UNUSED, QmpResult *r)
+static void cmd_query_kvm(json_t *args G_GNUC_UNUSED, QmpResult *r)
 {
-    JsonObject *o = json_object_new();
     Machine *m = monitor_machine();
     const AccelOps *kvm = accel_find("kvm");
 
-    json_object_set_boolean_member(o, "enabled",
-                                   m && m->accel && !strcmp(m->accel->name, "kvm"));
-    json_object_set_boolean_member(o, "present", kvm && kvm->available());
-    ret_object(r, o);
+    r->ret = json_pack("{s:b,s:b}",
+                       "enabled", m && m->accel && !strcmp(m->accel->name, "kvm"),
+                       "present", kvm && kvm->available());
 }
 
 /* The host thread id of vCPU @index: cpus.c names its threads "CPU N/accel". */
@@ -144,64 +113,106 @@ static gint64 vcpu_thread_id(unsigned index)
     return tid;
 }
 
-static void cmd_query_cpus_fast(JsonObject *args G_GNUC_UNUSED, QmpResult *r)
+static void cmd_query_cpus_fast(json_t *args G_GNUC_UNUSED, QmpResult *r)
 {
-    JsonArray *a = json_array_new();
+    json_t *a = json_array();
     Machine *m = monitor_machine();
 
     for (unsigned i = 0; m && i < m->ncpus; i++) {
-        JsonObject *o = json_object_new(), *props = json_object_new();
         g_autofree char *path = g_strdup_printf("/machine/unattached/device[%u]", i);
-        json_object_set_int_member(o, "cpu-index", i);
-        json_object_set_string_member(o, "qom-path", path);
-        json_object_set_int_member(o, "thread-id", vcpu_thread_id(i));
-        json_object_set_int_member(props, "core-id", 0);
-        json_object_set_int_member(props, "thread-id", 0);
-        json_object_set_int_member(props, "socket-id", i);
-        json_object_set_object_member(o, "props", props);
-        json_object_set_string_member(o, "target", "x86_64");
-        json_array_add_object_element(a, o);
+        json_array_append_new(a, json_pack("{s:I,s:s,s:I,s:{s:I,s:I,s:I},s:s}",
+                                           "cpu-index", (json_int_t)i,
+                                           "qom-path", path,
+                                           "thread-id", (json_int_t)vcpu_thread_id(i),
+                                           "props", "core-id", (json_int_t)0,
+                                           "thread-id", (json_int_t)0,
+                                           "socket-id", (json_int_t)i,
+                                           "target", "x86_64"));
     }
-    ret_array(r, a);
+    r->ret = a;
 }
 
 static void add_chardev_info(void *ctx, const char *label, const char *filename)
 {
-    JsonObject *o = json_object_new();
+    json_t *o = json_object();
 
-    json_object_set_string_member(o, "label", label);
-    json_object_set_string_member(o, "filename", filename ? filename : "");
-    json_object_set_boolean_member(o, "frontend-open", true);
-    json_array_add_object_element(ctx, o);
+    json_object_set_new(o, "label", qmp_string(label));
+    json_object_set_new(o, "filename", qmp_string(filename ? filename : ""));
+    json_object_set_new(o, "frontend-open", json_true());
+    json_array_append_new(ctx, o);
 }
 
-static void cmd_query_chardev(JsonObject *args G_GNUC_UNUSED, QmpResult *r)
+static void cmd_query_chardev(json_t *args G_GNUC_UNUSED, QmpResult *r)
 {
-    JsonArray *a = json_array_new();
-
-    monitor_foreach_chardev(add_chardev_info, a);
-    ret_array(r, a);
+    r->ret = json_array();
+    monitor_foreach_chardev(add_chardev_info, r->ret);
 }
 
-static void cmd_stop(JsonObject *args G_GNUC_UNUSED, QmpResult *r)
+/* One drive in QEMU's BlockInfo shape (raw images only, no throttling). */
+static void add_block_info(BlockBackend *blk, void *ctx)
+{
+    BlockCacheMode cache = blk_cache_mode(blk);
+    json_t *image = json_object(), *inserted = json_object(), *info = json_object();
+
+    json_object_set_new(image, "virtual-size", json_integer(blk_getlength(blk)));
+    json_object_set_new(image, "filename", qmp_string(blk_filename(blk)));
+    json_object_set_new(image, "format", json_string("raw"));
+    json_object_set_new(image, "dirty-flag", json_false());
+
+    json_object_set_new(inserted, "iops_rd", json_integer(0));
+    json_object_set_new(inserted, "detect_zeroes", json_string("off"));
+    json_object_set_new(inserted, "image", image);
+    json_object_set_new(inserted, "iops_wr", json_integer(0));
+    json_object_set_new(inserted, "ro", json_boolean(blk_is_read_only(blk)));
+    json_object_set_new(inserted, "backing_file_depth", json_integer(0));
+    json_object_set_new(inserted, "drv", json_string("raw"));
+    json_object_set_new(inserted, "iops", json_integer(0));
+    json_object_set_new(inserted, "bps_wr", json_integer(0));
+    json_object_set_new(inserted, "write_threshold", json_integer(0));
+    json_object_set_new(inserted, "encrypted", json_false());
+    json_object_set_new(inserted, "bps", json_integer(0));
+    json_object_set_new(inserted, "bps_rd", json_integer(0));
+    json_object_set_new(inserted, "cache",
+                        json_pack("{s:b,s:b,s:b}",
+                                  "no-flush", cache == BLK_CACHE_UNSAFE,
+                                  "direct", cache == BLK_CACHE_NONE,
+                                  "writeback", cache != BLK_CACHE_WRITETHROUGH));
+    json_object_set_new(inserted, "file", qmp_string(blk_filename(blk)));
+
+    json_object_set_new(info, "io-status", json_string("ok"));
+    json_object_set_new(info, "device", qmp_string(blk_name(blk)));
+    json_object_set_new(info, "locked", json_false());
+    json_object_set_new(info, "removable", json_false());
+    json_object_set_new(info, "inserted", inserted);
+    json_object_set_new(info, "type", json_string("unknown"));
+    json_array_append_new(ctx, info);
+}
+
+static void cmd_query_block(json_t *args G_GNUC_UNUSED, QmpResult *r)
+{
+    r->ret = json_array();
+    blk_foreach(add_block_info, r->ret);
+}
+
+static void cmd_stop(json_t *args G_GNUC_UNUSED, QmpResult *r)
 {
     runstate_request_pause();
     qmp_result_empty(r);
 }
 
-static void cmd_cont(JsonObject *args G_GNUC_UNUSED, QmpResult *r)
+static void cmd_cont(json_t *args G_GNUC_UNUSED, QmpResult *r)
 {
     runstate_request_resume();
     qmp_result_empty(r);
 }
 
-static void cmd_system_reset(JsonObject *args G_GNUC_UNUSED, QmpResult *r)
+static void cmd_system_reset(json_t *args G_GNUC_UNUSED, QmpResult *r)
 {
     runstate_request_reset(SHUTDOWN_CAUSE_HOST_QMP_SYSTEM_RESET);
     qmp_result_empty(r);
 }
 
-static void cmd_system_powerdown(JsonObject *args G_GNUC_UNUSED, QmpResult *r)
+static void cmd_system_powerdown(json_t *args G_GNUC_UNUSED, QmpResult *r)
 {
     Machine *m = monitor_machine();
 
@@ -214,19 +225,19 @@ static void cmd_system_powerdown(JsonObject *args G_GNUC_UNUSED, QmpResult *r)
     qmp_result_empty(r);
 }
 
-static void cmd_quit(JsonObject *args G_GNUC_UNUSED, QmpResult *r)
+static void cmd_quit(json_t *args G_GNUC_UNUSED, QmpResult *r)
 {
     /* The reply goes out now; the main loop exits on its next turn. */
     runstate_request_shutdown(SHUTDOWN_CAUSE_HOST_QMP_QUIT, 0);
     qmp_result_empty(r);
 }
 
-static void cmd_human_monitor_command(JsonObject *args, QmpResult *r)
+static void cmd_human_monitor_command(json_t *args, QmpResult *r)
 {
     g_autoptr(GString) out = g_string_new(NULL);
 
-    hmp_execute(json_object_get_string_member(args, "command-line"), out);
-    r->ret = json_node_init_string(json_node_alloc(), out->str);
+    hmp_execute(json_string_value(json_object_get(args, "command-line")), out);
+    r->ret = qmp_string(out->str);
 }
 
 static const QmpCommand commands[] = {
@@ -238,6 +249,7 @@ static const QmpCommand commands[] = {
     { "query-kvm", cmd_query_kvm, { { 0 } } },
     { "query-cpus-fast", cmd_query_cpus_fast, { { 0 } } },
     { "query-chardev", cmd_query_chardev, { { 0 } } },
+    { "query-block", cmd_query_block, { { 0 } } },
     { "stop", cmd_stop, { { 0 } } },
     { "cont", cmd_cont, { { 0 } } },
     { "system_reset", cmd_system_reset, { { 0 } } },
@@ -247,29 +259,25 @@ static const QmpCommand commands[] = {
       { { "command-line", ARG_STR, false }, { "cpu-index", ARG_INT, true } } },
 };
 
-static void cmd_query_commands(JsonObject *args G_GNUC_UNUSED, QmpResult *r)
+static void cmd_query_commands(json_t *args G_GNUC_UNUSED, QmpResult *r)
 {
-    JsonArray *a = json_array_new();
-
+    r->ret = json_array();
     for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
-        JsonObject *o = json_object_new();
-        json_object_set_string_member(o, "name", commands[i].name);
-        json_array_add_object_element(a, o);
+        json_array_append_new(r->ret, json_pack("{s:s}", "name", commands[i].name));
     }
-    ret_array(r, a);
 }
 
-static bool type_ok(JsonNode *n, ArgType t)
+static bool type_ok(const json_t *v, ArgType t)
 {
     switch (t) {
     case ARG_ARRAY:
-        return JSON_NODE_HOLDS_ARRAY(n);
+        return json_is_array(v);
     case ARG_STR:
-        return JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING;
+        return json_is_string(v);
     case ARG_INT:
-        return JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_INT64;
+        return json_is_integer(v);
     case ARG_BOOL:
-        return JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_BOOLEAN;
+        return json_is_boolean(v);
     }
     return false;
 }
@@ -280,30 +288,30 @@ static const char *const type_names[] = {
 };
 
 /* QEMU's checks and messages: unknown, mistyped, then missing arguments. */
-static bool check_args(const QmpCommand *c, JsonObject *args, QmpResult *r)
+static bool check_args(const QmpCommand *c, json_t *args, QmpResult *r)
 {
-    g_autoptr(GList) members = json_object_get_members(args);
+    const char *key;
+    json_t *v;
 
-    for (GList *l = members; l; l = l->next) {
+    json_object_foreach(args, key, v) {
         const QmpArg *a = NULL;
         for (const QmpArg *p = c->args; p->name; p++) {
-            if (!strcmp(p->name, l->data)) {
+            if (!strcmp(p->name, key)) {
                 a = p;
             }
         }
         if (!a) {
-            qmp_result_error(r, QMP_ERR_GENERIC, "Parameter '%s' is unexpected",
-                             (const char *)l->data);
+            qmp_result_error(r, QMP_ERR_GENERIC, "Parameter '%s' is unexpected", key);
             return false;
         }
-        if (!type_ok(json_object_get_member(args, a->name), a->type)) {
+        if (!type_ok(v, a->type)) {
             qmp_result_error(r, QMP_ERR_GENERIC, "Invalid parameter type for '%s', expected: %s",
                              a->name, type_names[a->type]);
             return false;
         }
     }
     for (const QmpArg *p = c->args; p->name; p++) {
-        if (!p->optional && !json_object_has_member(args, p->name)) {
+        if (!p->optional && !json_object_get(args, p->name)) {
             qmp_result_error(r, QMP_ERR_GENERIC, "Parameter '%s' is missing", p->name);
             return false;
         }
@@ -311,7 +319,7 @@ static bool check_args(const QmpCommand *c, JsonObject *args, QmpResult *r)
     return true;
 }
 
-void qmp_dispatch(const char *name, JsonObject *args, bool negotiated,
+void qmp_dispatch(const char *name, json_t *args, bool negotiated,
                   bool *negotiate, QmpResult *r)
 {
     const QmpCommand *c = NULL;

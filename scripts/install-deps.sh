@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential meson ninja-build pkg-config libglib2.0-dev python3
       libpixman-1-dev libsdl2-dev libslirp-dev
-      liblzma-dev liblz4-dev libzstd-dev zlib1g-dev libzydis-dev acpica-tools liburing-dev libjson-glib-dev
+      liblzma-dev liblz4-dev libzstd-dev zlib1g-dev libzydis-dev acpica-tools liburing-dev libjansson-dev
       clang libclang-rt-14-dev e2fsprogs iproute2"
 
 # --bench: also Debian's QEMU, the side-by-side reference in bench/.

@@ -75,6 +75,8 @@ bool blk_add_blockdev(const char *optstr, GError **errp);
 
 /* The backend registered as @id, or NULL. */
 BlockBackend *blk_find(const char *id);
+/* The image file name as given on the command line (query-block). */
+const char *blk_filename(const BlockBackend *blk);
 /* Call @fn for each registered backend, in creation order. */
 void blk_foreach(void (*fn)(BlockBackend *blk, void *opaque), void *opaque);
 

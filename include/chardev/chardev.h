@@ -74,6 +74,36 @@ void chardev_detach(Chardev *c, void *opaque);
  */
 int chardev_write(Chardev *c, const uint8_t *buf, int len);
 
+/*
+ * Multi-client servers. A listening socket backend (server=on) normally
+ * serves one peer at a time through its one front end. A front end that
+ * keeps one independent session per peer (the QMP monitor) calls
+ * chardev_serve_clients() instead of chardev_attach(): from then on the
+ * backend accepts every peer at once (up to a bound; more wait in the
+ * listen backlog) and, for each, creates an unregistered Chardev of its
+ * own and calls @fn(@opaque, client) on the main loop.
+ *
+ * @fn should chardev_attach() a front end to @client; it then gets
+ * CHR_EVENT_OPENED at once, that peer's input, and chardev_write() on
+ * @client reaches that peer only. When the peer leaves (end of file, a
+ * read or write error), the front end gets CHR_EVENT_CLOSED; the backend
+ * frees @client after that callback returns (from the main loop), so the
+ * front end must forget @client in its CLOSED handler. If @fn attaches
+ * nothing, the peer is disconnected at once.
+ *
+ * A peer that connected while start-up waited (wait=on) becomes the first
+ * client. Writes to @c itself are dropped. chardev_detach(@c, @opaque)
+ * stops serving: every client is disconnected (each gets CLOSED) and @c
+ * is free for a front end again. Returns false with @errp set if @c is
+ * not a listening socket (see chardev_is_socket_server()) or is in use.
+ */
+typedef void (*ChardevClientFunc)(void *opaque, Chardev *client);
+bool chardev_serve_clients(Chardev *c, ChardevClientFunc fn, void *opaque,
+                           GError **errp);
+
+/* True for a listening socket backend (server=on), not a multiplexer. */
+bool chardev_is_socket_server(const Chardev *c);
+
 /* The front end can take input again after can_receive() returned 0. */
 void chardev_accept_input(Chardev *c);
 
