@@ -237,6 +237,8 @@ static void cmd_human_monitor_command(json_t *args, QmpResult *r)
     g_autoptr(GString) out = g_string_new(NULL);
 
     hmp_execute(json_string_value(json_object_get(args, "command-line")), out);
+    /* QEMU's monitor ends its lines with CR LF; clients compare text. */
+    g_string_replace(out, "\n", "\r\n", 0);
     r->ret = qmp_string(out->str);
 }
 

@@ -24,7 +24,7 @@ static const Option options[] = {
     { "cpu", true, "MODEL[,+feat,-feat]  CPU model (-cpu help lists them)" },
     { "D", true, "FILE  write log output to FILE" },
     { "d", true, "ITEM,...  enable log items (-d help lists them)" },
-    { "daemonize", false, "not supported yet (run kemu in the background instead)" },
+    { "daemonize", false, "run in the background once the machine is set up (see -pidfile)" },
     { "device", true, "DRIVER[,key=val...]  add a device (-device help lists them)" },
     { "display", true, "none  display back end (no window yet)" },
     { "drive", true, "file=F[,format=raw][,if=virtio|none][,id=][,cache=][,readonly=on]  add a disk" },
@@ -270,8 +270,7 @@ static bool apply(const char *name, const char *arg, KemuOptions *o,
     } else if (!strcmp(name, "pidfile")) {
         o->pidfile = arg;
     } else if (!strcmp(name, "daemonize")) {
-        error_setg(errp, "-daemonize: not supported yet");
-        return false;
+        o->daemonize = true;
     } else if (!strcmp(name, "d")) {
         if (!log_parse_items(arg, &help_shown, errp)) {
             return false;
@@ -287,6 +286,53 @@ static bool apply(const char *name, const char *arg, KemuOptions *o,
     } else if (!strcmp(name, "version")) {
         printf("kemu version " KEMU_VERSION " (QEMU-compatible command line)\n");
         *action = CMDLINE_EXIT;
+    }
+    return true;
+}
+
+/* Is @spec (a -serial/-monitor/-qmp value or a -chardev string) the stdio back end? */
+static bool spec_is_stdio(const char *spec, bool chardev_opts)
+{
+    size_t n = strlen("stdio");
+
+    if (!chardev_opts && g_str_has_prefix(spec, "mon:")) {
+        spec += 4;
+    }
+    if (chardev_opts && g_str_has_prefix(spec, "backend=")) {
+        spec += strlen("backend=");
+    }
+    return !strncmp(spec, "stdio", n) && (spec[n] == '\0' || spec[n] == ',');
+}
+
+/*
+ * -daemonize closes stdin, stdout and stderr once the machine is set up, so
+ * (as in QEMU) nothing may use them: no -nographic, no stdio chardev.
+ */
+static bool check_daemonize(const KemuOptions *o, GError **errp)
+{
+    const struct {
+        const char *opt;
+        const GPtrArray *specs;
+        bool chardev_opts;          /* "BACKEND,id=..." rather than a -serial spec */
+    } users[] = {
+        { "-serial", o->serials, false },
+        { "-monitor", o->monitors, false },
+        { "-qmp", o->qmps, false },
+        { "-chardev", o->chardevs, true },
+    };
+
+    if (o->nographic) {
+        error_setg(errp, "-nographic cannot be used with -daemonize");
+        return false;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(users); i++) {
+        for (guint j = 0; j < users[i].specs->len; j++) {
+            const char *spec = users[i].specs->pdata[j];
+            if (spec_is_stdio(spec, users[i].chardev_opts)) {
+                error_setg(errp, "%s %s: cannot use stdio with -daemonize", users[i].opt, spec);
+                return false;
+            }
+        }
     }
     return true;
 }
@@ -339,6 +385,9 @@ bool cmdline_parse(int argc, char **argv, KemuOptions *o, CmdlineAction *action,
     }
     if (*action == CMDLINE_RUN && o->mc.append && !o->mc.kernel) {
         error_setg(errp, "-append requires -kernel");
+        return false;
+    }
+    if (*action == CMDLINE_RUN && o->daemonize && !check_daemonize(o, errp)) {
         return false;
     }
     return true;

@@ -2,11 +2,15 @@
  * kemu: parse the command line, build the machine, run the main loop.
  * The only place (with vCPU thread tops) that ends the process.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 #include "accel/accel.h"
 #include "block/block.h"
 #include "chardev/chardev.h"
@@ -101,6 +105,88 @@ static bool setup_chardevs(KemuOptions *o, GPtrArray *serials, GError **errp)
         g_ptr_array_add(serials, c);
     }
     return true;
+}
+
+/*
+ * -daemonize, as QEMU does it: fork before anything is set up (KVM file
+ * descriptors and threads do not survive a fork), let the child build the
+ * machine, and keep the parent waiting on a pipe so that the command's exit
+ * status says whether start-up worked. daemon_fd is the child's write end.
+ */
+static int daemon_fd = -1;
+
+/*
+ * Fork. In the child returns 0 with daemon_fd set; the child continues in a
+ * new session without a controlling terminal. In the parent (daemon_fd
+ * stays -1) waits for the child's report and returns the exit status for
+ * the command: 0 once the child said it is running, 1 if the child ended
+ * first (it printed why on the shared stderr). Returns -1 with @errp set
+ * if the fork itself failed.
+ */
+static int daemon_fork(GError **errp)
+{
+    int fds[2];
+    pid_t pid;
+    char report;
+    ssize_t n;
+
+    if (pipe(fds) < 0) {
+        error_setg(errp, "-daemonize: pipe: %s", g_strerror(errno));
+        return -1;
+    }
+    /* Buffered output would otherwise be written twice. */
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0) {
+        error_setg(errp, "-daemonize: fork: %s", g_strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        /* Programs kemu runs (tap scripts) must not hold the parent up. */
+        fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+        daemon_fd = fds[1];
+        setsid();
+        return 0;
+    }
+    close(fds[1]);
+    do {
+        n = read(fds[0], &report, 1);
+    } while (n < 0 && errno == EINTR);
+    close(fds[0]);
+    if (n == 1 && report == 0) {
+        return 0;
+    }
+    /* The child failed: let it finish printing before the shell prompt returns. */
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    return 1;
+}
+
+/*
+ * The child is running: detach from the terminal (stdin, stdout and stderr
+ * become /dev/null, as in QEMU; -D FILE still logs), then release the parent.
+ */
+static void daemon_ready(void)
+{
+    int null = open("/dev/null", O_RDWR);
+    const char ok = 0;
+
+    if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+        if (null > STDERR_FILENO) {
+            close(null);
+        }
+    }
+    if (write(daemon_fd, &ok, 1) != 1) {
+        /* The parent is gone (killed): nobody is waiting for the report. */
+    }
+    close(daemon_fd);
+    daemon_fd = -1;
 }
 
 /* Why the default accelerator was chosen; said once the machine is built. */
@@ -209,6 +295,16 @@ int main(int argc, char **argv)
     if (action == CMDLINE_EXIT) {
         return 0;
     }
+    if (opts.daemonize) {
+        int parent_status = daemon_fork(&err);
+        if (parent_status < 0) {
+            log_err("%s", err->message);
+            return 1;
+        }
+        if (daemon_fd < 0) {
+            return parent_status;
+        }
+    }
     bql_lock();
     main_loop_init(&machine);
     if (!build_machine(&machine, &opts, &err)) {
@@ -231,6 +327,9 @@ int main(int argc, char **argv)
     if (!cpus_start(&machine, opts.start_paused, &err)) {
         log_err("%s", err->message);
         return 1;
+    }
+    if (daemon_fd >= 0) {
+        daemon_ready();
     }
     status = main_loop_run(&machine);
     report_memory(&machine);

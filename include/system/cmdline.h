@@ -32,6 +32,7 @@ typedef struct KemuOptions {
     GPtrArray *mons;              /* -mon strings */
     bool start_paused;            /* -S */
     const char *pidfile;          /* -pidfile */
+    bool daemonize;               /* -daemonize (checked against stdio users) */
 } KemuOptions;
 
 /*
