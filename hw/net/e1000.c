@@ -30,8 +30,6 @@
 typedef struct E1000TxCtx {
     uint8_t ipcss, ipcso, tucss, tucso;
     uint16_t ipcse, tucse, mss;
-    uint8_t hdr_len;
-    bool ip4, tcp;                   /* TUCMD.IP, TUCMD.TCP */
 } E1000TxCtx;
 
 typedef struct E1000 {
@@ -366,16 +364,9 @@ static void put_csum(uint8_t *p, size_t len, unsigned css, unsigned cso, unsigne
     p[cso + 1] = c;
 }
 
-static void tx_emit(E1000 *s, uint8_t *p, size_t len)
+/* Count and send (or loop back) one finished frame. */
+static void tx_out(E1000 *s, const uint8_t *p, size_t len)
 {
-    /* Offsets are bytes, so within the buffer; put_csum checks the length. */
-    if ((s->tx_popts & E1000_TXD_POPTS_IXSM) && s->ctx.ipcso + 2u <= len) {
-        p[s->ctx.ipcso] = p[s->ctx.ipcso + 1] = 0;
-        put_csum(p, len, s->ctx.ipcss, s->ctx.ipcso, s->ctx.ipcse, 0);
-    }
-    if (s->tx_popts & E1000_TXD_POPTS_TXSM) {
-        put_csum(p, len, s->ctx.tucss, s->ctx.tucso, s->ctx.tucse, 0);
-    }
     stat_add(s, E1000_GPTC, 1);
     stat_add(s, E1000_TPT, 1);
     stat_add(s, E1000_GOTCL, len);
@@ -386,71 +377,35 @@ static void tx_emit(E1000 *s, uint8_t *p, size_t len)
     }
 }
 
-static void be16_put(uint8_t *p, uint16_t v)
+static void tx_out_seg(void *opaque, const uint8_t *p, size_t len)
 {
-    p[0] = v >> 8;
-    p[1] = v;
+    tx_out(opaque, p, len);
 }
 
-static uint16_t be16_get(const uint8_t *p)
+/* A frame without segmentation: the context's checksums, then out. */
+static void tx_emit(E1000 *s, uint8_t *p, size_t len)
 {
-    return p[0] << 8 | p[1];
+    /* Offsets are bytes, so within the buffer; put_csum checks the length. */
+    if ((s->tx_popts & E1000_TXD_POPTS_IXSM) && s->ctx.ipcso + 2u <= len) {
+        p[s->ctx.ipcso] = p[s->ctx.ipcso + 1] = 0;
+        put_csum(p, len, s->ctx.ipcss, s->ctx.ipcso, s->ctx.ipcse, 0);
+    }
+    if (s->tx_popts & E1000_TXD_POPTS_TXSM) {
+        put_csum(p, len, s->ctx.tucss, s->ctx.tucso, s->ctx.tucse, 0);
+    }
+    tx_out(s, p, len);
 }
 
 /*
- * TCP segmentation: the first hdr_len bytes are the headers; cut the rest
- * into mss-sized pieces, each behind a copy of the headers with the IP
- * length and id, the TCP sequence number and flags adjusted. The driver
- * seeded the TCP checksum with the pseudo-header sum without length; add
- * each segment's TCP length before the checksum over it.
+ * TCP/UDP segmentation (TSE): net_segment finds the headers in the packet
+ * itself and fills every length and checksum, so the context's offsets
+ * and the driver's pseudo-header seed are not needed.
  */
 static void tx_segment(E1000 *s)
 {
-    E1000TxCtx *c = &s->ctx;
-    size_t hdr = c->hdr_len, payload = s->tx_len - hdr;
-    static uint8_t seg[TX_MAX];
-
-    if (hdr < (size_t)c->tucss + 20 || hdr > s->tx_len || c->mss == 0 ||
-        hdr + c->mss > sizeof(seg) || (size_t)c->ipcss + 20 > hdr || (size_t)c->tucso + 2 > hdr) {
-        log_guest_error("e1000: bad TSO context (hdr %zu mss %u)", hdr, c->mss);
-        return;
-    }
-    uint8_t *tcp = s->tx_buf + c->tucss;
-    uint32_t seq = (uint32_t)be16_get(tcp + 4) << 16 | be16_get(tcp + 6);
-    uint16_t ipid = be16_get(s->tx_buf + c->ipcss + 4);
-    uint16_t seed = be16_get(s->tx_buf + c->tucso);
-
-    for (size_t off = 0; off < payload || off == 0; off += c->mss) {
-        size_t n = MIN((size_t)c->mss, payload - off), len = hdr + n;
-        uint8_t *ip = seg + c->ipcss, *th = seg + c->tucss;
-        bool last = off + n >= payload;
-        uint32_t l4 = len - c->tucss, sum;
-
-        memcpy(seg, s->tx_buf, hdr);
-        memcpy(seg + hdr, s->tx_buf + hdr + off, n);
-        if (c->ip4) {
-            be16_put(ip + 2, len - c->ipcss);
-            be16_put(ip + 4, ipid++);
-        } else {
-            be16_put(ip + 4, len - c->ipcss - 40);
-        }
-        if (c->tcp) {
-            uint32_t sq = seq + off;
-            be16_put(th + 4, sq >> 16);
-            be16_put(th + 6, sq);
-            if (!last) {
-                th[13] &= ~0x09;         /* FIN and PSH only on the last */
-            }
-        } else {
-            be16_put(th + 4, l4);        /* UDP length */
-        }
-        sum = seed + l4;
-        sum = (sum & 0xffff) + (sum >> 16);
-        be16_put(seg + c->tucso, sum);
-        tx_emit(s, seg, len);
-        if (last) {
-            break;
-        }
+    if (!net_segment(s->tx_buf, s->tx_len, s->ctx.mss, tx_out_seg, s)) {
+        log_guest_error("e1000: cannot segment a %zu-byte packet (mss %u)", s->tx_len,
+                        s->ctx.mss);
     }
 }
 
@@ -468,7 +423,6 @@ static void tx_packet_done(E1000 *s)
 
 static void tx_context(E1000 *s, const uint8_t *d)
 {
-    uint32_t ctl = d[8] | d[9] << 8 | d[10] << 16 | (uint32_t)d[11] << 24;
     E1000TxCtx *c = &s->ctx;
 
     c->ipcss = d[0];
@@ -477,9 +431,6 @@ static void tx_context(E1000 *s, const uint8_t *d)
     c->tucss = d[4];
     c->tucso = d[5];
     c->tucse = d[6] | d[7] << 8;
-    c->ip4 = (ctl >> 24) & E1000_TXD_CMD_IP;
-    c->tcp = (ctl >> 24) & E1000_TXD_CMD_TCP;
-    c->hdr_len = d[13];
     c->mss = d[14] | d[15] << 8;
 }
 

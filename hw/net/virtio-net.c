@@ -1,10 +1,14 @@
 /*
  * virtio-net (device type 1) over virtio-pci: one receive queue (0) and
  * one transmit queue (1); features MAC, STATUS (link always up), CSUM
- * (the driver may leave a TCP/UDP checksum for us to fill) and MRG_RXBUF
+ * (the driver may leave a TCP/UDP checksum for us to fill), HOST_TSO4/6
+ * (the driver may send TCP frames of up to 64 KiB, which we cut into
+ * segments: net_segment), GUEST_CSUM (received frames whose checksums we
+ * verified are marked DATA_VALID so the guest skips them) and MRG_RXBUF
  * (a received frame may span several receive buffers; the header's
  * num_buffers says how many). Every buffer starts with the 12-byte
- * virtio_net_hdr_v1.
+ * virtio_net_hdr_v1. The offloads are what makes networking cheap under
+ * the interpreter: one 64 KiB send instead of 45, no checksum loops.
  *
  * Receive buffers are taken from the ring ahead of time into a small
  * stash, so can_receive() knows whether a whole frame fits before the
@@ -18,11 +22,19 @@
 #include "net/net.h"
 
 #define VIRTIO_NET_F_CSUM (1ull << 0)
+#define VIRTIO_NET_F_GUEST_CSUM (1ull << 1)
+#define VIRTIO_NET_F_HOST_TSO4 (1ull << 11)
+#define VIRTIO_NET_F_HOST_TSO6 (1ull << 12)
 #define VIRTIO_NET_F_MAC (1ull << 5)
 #define VIRTIO_NET_F_MRG_RXBUF (1ull << 15)
 #define VIRTIO_NET_F_STATUS (1ull << 16)
 #define VIRTIO_NET_S_LINK_UP 1
 #define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
+#define VIRTIO_NET_HDR_F_DATA_VALID 2
+#define VIRTIO_NET_HDR_GSO_NONE 0
+#define VIRTIO_NET_HDR_GSO_TCPV4 1
+#define VIRTIO_NET_HDR_GSO_TCPV6 4
+#define VIRTIO_NET_HDR_GSO_ECN 0x80
 #define VIRTIO_STATUS_DRIVER_OK 4
 
 #define NET_HDR_LEN 12               /* virtio_net_hdr_v1 */
@@ -30,7 +42,8 @@
 #define TXQ 1
 #define QUEUE_SIZE 256
 #define RX_STASH 16                  /* receive buffers held ahead */
-#define RX_NEED (NET_HDR_LEN + 1518) /* largest frame (no GSO offered) */
+#define RX_NEED (NET_HDR_LEN + 1518) /* largest frame (no receive GSO) */
+#define TX_MAX (NET_HDR_LEN + 18 + 65535) /* a TSO frame: VLAN Ethernet + IP */
 
 typedef struct VirtioNet {
     VirtioDevice vd;
@@ -41,6 +54,7 @@ typedef struct VirtioNet {
     size_t stashed_bytes;
     VirtqElem *tx_elem;
     uint8_t frame[NET_HDR_LEN + NET_MAX_FRAME];
+    uint8_t tx_frame[TX_MAX];
 } VirtioNet;
 
 static bool driver_ok(VirtioNet *n)
@@ -99,8 +113,11 @@ static void virtio_net_receive(NetClient *nc, const uint8_t *buf, size_t len)
         log_guest_error("virtio-net: receive buffers too small for a %zu-byte frame", len);
         return;
     }
-    /* Header: no offloads, num_buffers filled below. */
+    /* Header: no GSO, num_buffers filled below. */
     memset(n->frame, 0, NET_HDR_LEN);
+    if (virtio_has_feature(&n->vd, VIRTIO_NET_F_GUEST_CSUM) && net_csum_valid(buf, len)) {
+        n->frame[0] = VIRTIO_NET_HDR_F_DATA_VALID;
+    }
     memcpy(n->frame + NET_HDR_LEN, buf, len);
     while (off < total) {
         VirtqElem *e = &n->stash[used++];
@@ -139,6 +156,32 @@ static void tx_fill_csum(uint8_t *p, size_t len, const uint8_t *hdr)
     p[where + 1] = c;
 }
 
+static void tx_send_seg(void *opaque, const uint8_t *seg, size_t len)
+{
+    VirtioNet *n = opaque;
+
+    net_send(n->nic, seg, len);
+}
+
+/* One frame from the driver: @hdr, then @len bytes at @frame. */
+static void tx_one(VirtioNet *n, const uint8_t *hdr, uint8_t *frame, size_t len)
+{
+    unsigned gso = hdr[1] & ~VIRTIO_NET_HDR_GSO_ECN, mss = hdr[4] | hdr[5] << 8;
+    uint64_t need = gso == VIRTIO_NET_HDR_GSO_TCPV4 ? VIRTIO_NET_F_HOST_TSO4
+                  : gso == VIRTIO_NET_HDR_GSO_TCPV6 ? VIRTIO_NET_F_HOST_TSO6 : 0;
+
+    if (gso == VIRTIO_NET_HDR_GSO_NONE) {
+        if (hdr[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+            tx_fill_csum(frame, len, hdr);
+        }
+        net_send(n->nic, frame, len);
+    } else if (!need || !virtio_has_feature(&n->vd, need)) {
+        log_guest_error("virtio-net: GSO type %u not negotiated, frame dropped", hdr[1]);
+    } else if (!net_segment(frame, len, mss, tx_send_seg, n)) {
+        log_guest_error("virtio-net: cannot segment a %zu-byte frame (gso_size %u)", len, mss);
+    }
+}
+
 static void virtio_net_tx(VirtioNet *n)
 {
     VirtQueue *vq = virtio_queue(&n->vd, TXQ);
@@ -146,13 +189,11 @@ static void virtio_net_tx(VirtioNet *n)
     int r;
 
     while ((r = virtqueue_pop(vq, e)) == 1) {
-        size_t len = iov_to_buf(e->out, e->out_num, 0, n->frame, sizeof(n->frame));
-        if (len > NET_HDR_LEN) {
-            uint8_t *frame = n->frame + NET_HDR_LEN;
-            if (n->frame[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-                tx_fill_csum(frame, len - NET_HDR_LEN, n->frame);
-            }
-            net_send(n->nic, frame, len - NET_HDR_LEN);
+        size_t len = iov_to_buf(e->out, e->out_num, 0, n->tx_frame, sizeof(n->tx_frame));
+        if (e->out_len > sizeof(n->tx_frame)) {
+            log_guest_error("virtio-net: %zu-byte transmit chain dropped", (size_t)e->out_len);
+        } else if (len > NET_HDR_LEN) {
+            tx_one(n, n->tx_frame, n->tx_frame + NET_HDR_LEN, len - NET_HDR_LEN);
         }
         virtqueue_push(vq, e, 0);
     }
@@ -208,7 +249,8 @@ static const VirtioDeviceOps virtio_net_ops = {
     .device_id = 1,
     .pci_class = 0x0200,
     .features = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_MRG_RXBUF |
-                VIRTIO_NET_F_CSUM,
+                VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_HOST_TSO4 |
+                VIRTIO_NET_F_HOST_TSO6,
     .num_queues = 2,
     .queue_size = QUEUE_SIZE,
     .config_size = 10,

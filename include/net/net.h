@@ -114,6 +114,25 @@ bool net_parse_mac(const char *s, uint8_t mac[6]);
 /* Internet checksum (RFC 1071) of @len bytes, folded, starting from @sum. */
 uint16_t net_checksum(const uint8_t *buf, size_t len, uint32_t sum);
 
+/*
+ * Offloads (net/offload.c). net_csum_valid: whether @frame is IPv4/IPv6
+ * carrying TCP or UDP whose IP header and TCP/UDP checksums are all
+ * correct (false for anything else, including fragments).
+ */
+bool net_csum_valid(const uint8_t *frame, size_t len);
+/*
+ * Cut the TCP (or, for e1000, UDP) super-frame @frame into segments of at
+ * most @mss payload bytes, each a copy of the headers with the IP length,
+ * IPv4 id and checksum, TCP sequence number and flags (FIN/PSH on the last
+ * only, CWR on the first only) and TCP/UDP checksum made right, passed to
+ * @emit (valid during the call). The IP length field of @frame is ignored:
+ * the frame's end is the datagram's. Returns the number of segments, 0 if
+ * the frame is not IP + TCP/UDP or @mss is 0 or too large (nothing sent).
+ */
+unsigned net_segment(const uint8_t *frame, size_t len, unsigned mss,
+                     void (*emit)(void *opaque, const uint8_t *seg, size_t len),
+                     void *opaque);
+
 /* Back-end constructors (net/slirp.c, net/tap.c); @raw is the whole option
  * string, for keys that may repeat (hostfwd). */
 NetClient *net_slirp_create(const char *id, Opts *o, const char *raw, GError **errp);
