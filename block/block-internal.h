@@ -1,11 +1,45 @@
 /*
  * Between the block backend core (block.c), its command-line front ends
- * (blk-cmdline.c) and the worker pool (aio.c).
+ * (blk-cmdline.c) and the asynchronous engines (aio.c, aio-uring.c).
  */
 #ifndef BLOCK_BLOCK_INTERNAL_H
 #define BLOCK_BLOCK_INTERNAL_H
 
 #include "block/block.h"
+
+typedef struct BlkReq BlkReq;
+
+/*
+ * An asynchronous engine: how a backend's requests reach the host.
+ *
+ * Contract, for every engine:
+ * - submit() takes ownership of @req (free it with blk_req_finish()). It
+ *   may be called from any thread holding the BQL (vCPU threads, the main
+ *   loop, a test's main thread) and never runs the callback itself.
+ * - The callback runs exactly once, on the thread dispatching glib's
+ *   default GMainContext, or inside drain() on the caller's thread; with
+ *   req->ret set to 0 or -errno with blk_req_execute()'s meaning.
+ * - drain() returns only when @blk has no request left in the engine and
+ *   every callback has run (callbacks may submit more; those are drained
+ *   too).
+ * - open() (may be NULL) sets up per-backend state in blk->aio_state and
+ *   returns false with @errp set if the engine cannot work here; close()
+ *   (may be NULL) releases it, after a drain().
+ */
+typedef struct BlkAioEngine {
+    const char *name;
+    bool (*open)(BlockBackend *blk, GError **errp);
+    void (*submit)(BlkReq *req);
+    void (*drain)(BlockBackend *blk);
+    void (*close)(BlockBackend *blk);
+} BlkAioEngine;
+
+/* The worker-thread pool (aio.c): every request type, everywhere. */
+extern const BlkAioEngine blk_aio_threads;
+#ifdef CONFIG_LIBURING
+/* io_uring (aio-uring.c): reads, writes, flushes; the rest via the pool. */
+extern const BlkAioEngine blk_aio_uring;
+#endif
 
 struct BlockBackend {
     char *name;                 /* drive=/node-name the devices look up */
@@ -20,9 +54,12 @@ struct BlockBackend {
     uint64_t length;
     unsigned align;
 
+    const BlkAioEngine *aio;    /* the engine in use (after any fallback) */
+    void *aio_state;            /* the engine's per-backend state */
+
     GMutex lock;                /* protects @pending */
     GCond idle;                 /* signalled when @pending drops */
-    unsigned pending;           /* requests a worker has not finished */
+    unsigned pending;           /* requests a pool worker has not finished */
 };
 
 typedef enum BlkReqType {
@@ -33,7 +70,7 @@ typedef enum BlkReqType {
     BLK_REQ_ZEROES,
 } BlkReqType;
 
-typedef struct BlkReq {
+struct BlkReq {
     BlockBackend *blk;
     BlkReqType type;
     uint64_t offset, len;
@@ -43,14 +80,28 @@ typedef struct BlkReq {
     BlockCompletionFunc *cb;
     void *opaque;
     int ret;
-} BlkReq;
 
+    /* Progress of a request the io_uring engine carries out in steps. */
+    uint64_t done;              /* bytes transferred so far */
+    struct iovec *cur;          /* the rest of @iov (points into it) */
+    unsigned ncur;
+    void *bounce;               /* O_DIRECT bounce buffer, or NULL */
+    uint64_t bstart, blen;      /* the request bytes @bounce holds */
+};
+
+/*
+ * The checks every request passes before any I/O: returns 1 if @req needs
+ * host I/O, else its final status (0 for an empty request or a flush with
+ * nothing to flush, -EROFS, -EINVAL for a bad range or alignment).
+ */
+int blk_req_check(const BlkReq *req);
 /* Carry out @req on the calling (worker) thread; returns 0 or -errno. */
 int blk_req_execute(BlkReq *req);
+/* Free @req, then run its callback with req->ret. */
+void blk_req_finish(BlkReq *req);
 
-/* Hand @req to a worker; its callback runs later on the main loop. */
-void blk_aio_submit(BlkReq *req);
-/* Wait for @blk's workers, then run its finished callbacks here. */
-void blk_aio_drain(BlockBackend *blk);
+/* Copy @len bytes at byte @off of @iov into @buf (or back with @to_iov). */
+void blk_iov_copy(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len,
+                  bool to_iov);
 
 #endif

@@ -18,9 +18,8 @@ static GPtrArray *backends;         /* of BlockBackend *, creation order */
 
 /* ---- iovec helpers ---- */
 
-/* Copy @len bytes at byte @off of @iov into @buf (or back with @to_iov). */
-static void iov_copy(const struct iovec *iov, unsigned n, size_t off, void *buf,
-                     size_t len, bool to_iov)
+void blk_iov_copy(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len,
+                  bool to_iov)
 {
     uint8_t *p = buf;
 
@@ -146,11 +145,11 @@ static int rw_direct(BlkReq *req)
     for (size_t done = 0; done < req->len && !ret; done += chunk) {
         size_t k = MIN(chunk, (size_t)req->len - done);
         if (write) {
-            iov_copy(req->iov, req->niov, done, bounce, k, false);
+            blk_iov_copy(req->iov, req->niov, done, bounce, k, false);
         }
         ret = full_pio(blk->fd, write, bounce, k, req->offset + done);
         if (!write && !ret) {
-            iov_copy(req->iov, req->niov, done, bounce, k, true);
+            blk_iov_copy(req->iov, req->niov, done, bounce, k, true);
         }
     }
     free(bounce);
@@ -215,36 +214,37 @@ static int do_flush(BlockBackend *blk)
     return fdatasync(blk->fd) < 0 ? -errno : 0;
 }
 
-/* Bounds and alignment every data request must meet. */
-static int check_range(const BlkReq *req)
+int blk_req_check(const BlkReq *req)
 {
     const BlockBackend *blk = req->blk;
 
+    if (req->type == BLK_REQ_FLUSH) {
+        return blk->cache == BLK_CACHE_UNSAFE || blk->readonly ? 0 : 1;
+    }
+    if (req->type != BLK_REQ_READ && blk->readonly) {
+        return -EROFS;
+    }
     if (req->offset > blk->length || req->len > blk->length - req->offset) {
         return -EINVAL;
     }
     if ((req->offset | req->len) & (blk->align - 1)) {
         return -EINVAL;
     }
-    return 0;
+    return req->len ? 1 : 0;
 }
 
 int blk_req_execute(BlkReq *req)
 {
     BlockBackend *blk = req->blk;
-    int ret;
+    int ret = blk_req_check(req);
 
-    if (req->type == BLK_REQ_FLUSH) {
-        return do_flush(blk);
-    }
-    if (req->type != BLK_REQ_READ && blk->readonly) {
-        return -EROFS;
-    }
-    ret = check_range(req);
-    if (ret || req->len == 0) {
+    if (ret <= 0) {
         return ret;
     }
     switch (req->type) {
+    case BLK_REQ_FLUSH:
+        ret = do_flush(blk);
+        break;
     case BLK_REQ_READ:
     case BLK_REQ_WRITE:
         ret = (blk->flags & O_DIRECT) ? rw_direct(req) : rw_buffered(req);
@@ -274,6 +274,18 @@ int blk_req_execute(BlkReq *req)
 
 /* ---- submission ---- */
 
+void blk_req_finish(BlkReq *req)
+{
+    BlockCompletionFunc *cb = req->cb;
+    void *opaque = req->opaque;
+    int ret = req->ret;
+
+    g_free(req->iov);
+    free(req->bounce);
+    g_free(req);
+    cb(opaque, ret);
+}
+
 static void submit(BlockBackend *blk, BlkReqType type, uint64_t offset, uint64_t len,
                    const struct iovec *iov, unsigned niov, bool may_unmap,
                    BlockCompletionFunc *cb, void *opaque)
@@ -289,7 +301,7 @@ static void submit(BlockBackend *blk, BlkReqType type, uint64_t offset, uint64_t
     req->may_unmap = may_unmap;
     req->cb = cb;
     req->opaque = opaque;
-    blk_aio_submit(req);
+    blk->aio->submit(req);
 }
 
 void blk_aio_preadv(BlockBackend *blk, uint64_t offset, const struct iovec *iov,
@@ -323,7 +335,7 @@ void blk_aio_write_zeroes(BlockBackend *blk, uint64_t offset, uint64_t len,
 
 void blk_drain(BlockBackend *blk)
 {
-    blk_aio_drain(blk);
+    blk->aio->drain(blk);
 }
 
 /* The synchronous helpers run the request body on the calling thread. */
@@ -364,6 +376,25 @@ static unsigned probe_align(int fd)
     }
     free(buf);
     return align;
+}
+
+/* Put @blk on the engine @mode asks for, or on the pool if that fails. */
+static void choose_engine(BlockBackend *blk, BlockAioMode mode)
+{
+    blk->aio = &blk_aio_threads;
+#ifdef CONFIG_LIBURING
+    if (mode == BLK_AIO_IO_URING) {
+        g_autoptr(GError) err = NULL;
+        if (blk_aio_uring.open(blk, &err)) {
+            blk->aio = &blk_aio_uring;
+        } else {
+            log_warn("%s: aio=io_uring unavailable (%s); using aio=threads",
+                     blk->filename, err->message);
+        }
+    }
+#else
+    (void)mode;
+#endif
 }
 
 static const char *const cache_names[] = {
@@ -417,19 +448,23 @@ BlockBackend *blk_open(const BlockOpenCfg *cfg, GError **errp)
     blk->align = (flags & O_DIRECT) ? probe_align(fd) : 1;
     g_mutex_init(&blk->lock);
     g_cond_init(&blk->idle);
+    choose_engine(blk, cfg->aio);
     if (!backends) {
         backends = g_ptr_array_new();
     }
     g_ptr_array_add(backends, blk);
-    log_debug("block: %s: %s, %" G_GUINT64_FORMAT " bytes, cache=%s%s",
+    log_debug("block: %s: %s, %" G_GUINT64_FORMAT " bytes, cache=%s, aio=%s%s",
               blk->name ? blk->name : "(anonymous)", blk->filename, blk->length,
-              cache_names[blk->cache], blk->readonly ? ", read-only" : "");
+              cache_names[blk->cache], blk->aio->name, blk->readonly ? ", read-only" : "");
     return blk;
 }
 
 void blk_close(BlockBackend *blk)
 {
     blk_drain(blk);
+    if (blk->aio->close) {
+        blk->aio->close(blk);
+    }
     if (backends) {
         g_ptr_array_remove(backends, blk);
     }
@@ -496,6 +531,25 @@ bool blk_is_read_only(const BlockBackend *blk)
 BlockCacheMode blk_cache_mode(const BlockBackend *blk)
 {
     return blk->cache;
+}
+
+BlockAioMode blk_aio_mode(const BlockBackend *blk)
+{
+#ifdef CONFIG_LIBURING
+    if (blk->aio == &blk_aio_uring) {
+        return BLK_AIO_IO_URING;
+    }
+#endif
+    return BLK_AIO_THREADS;
+}
+
+bool blk_aio_available(BlockAioMode mode)
+{
+#ifdef CONFIG_LIBURING
+    return mode == BLK_AIO_THREADS || mode == BLK_AIO_IO_URING;
+#else
+    return mode == BLK_AIO_THREADS;
+#endif
 }
 
 int blk_open_flags(const BlockBackend *blk)

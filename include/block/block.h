@@ -2,8 +2,9 @@
  * Block backends: raw image files behind a small asynchronous API.
  *
  * A BlockBackend is one open image (-drive or -blockdev). Requests are
- * carried out by a pool of worker threads (never on a vCPU thread) and
- * complete on the main loop: the completion callback runs on the thread
+ * carried out by an asynchronous engine (aio=threads: a pool of worker
+ * threads; aio=io_uring: the kernel's io_uring) and complete on the main
+ * loop: the completion callback runs on the thread
  * that dispatches glib's default GMainContext (the main loop, which holds
  * the BQL while it dispatches), or inside blk_drain().
  *
@@ -34,6 +35,15 @@ typedef enum BlockCacheMode {
     BLK_CACHE_UNSAFE,
 } BlockCacheMode;
 
+/*
+ * The asynchronous engine (-drive aio=). BLK_AIO_IO_URING falls back to
+ * threads, with a warning, where io_uring cannot be set up.
+ */
+typedef enum BlockAioMode {
+    BLK_AIO_THREADS,      /* the default */
+    BLK_AIO_IO_URING,
+} BlockAioMode;
+
 /* Which device -drive if= asks for. */
 typedef enum BlockInterface {
     BLK_IF_NONE,          /* only a -device drive=ID uses it */
@@ -46,6 +56,7 @@ typedef struct BlockOpenCfg {
     BlockCacheMode cache;
     bool readonly;
     BlockInterface iface;
+    BlockAioMode aio;
 } BlockOpenCfg;
 
 /* Called once per request with 0 or -errno (see above). */
@@ -64,9 +75,9 @@ void blk_close_all(void);
 
 /*
  * Command-line front ends. blk_add_drive() takes a -drive string
- * (file=,format=raw,if=virtio|none,id=,cache=,readonly=); without id= it
+ * (file=,format=raw,if=virtio|none,id=,cache=,readonly=,aio=); without id= it
  * names the drive "driveN". blk_add_blockdev() takes a -blockdev string:
- * driver=file,filename=F,node-name=N[,cache.direct=,read-only=] opens F
+ * driver=file,filename=F,node-name=N[,cache.direct=,read-only=,aio=] opens F
  * under N; driver=raw,file=N2,node-name=N renames the file node N2 to N
  * (only raw over file is supported). Both return false with @errp set.
  */
@@ -75,17 +86,21 @@ bool blk_add_blockdev(const char *optstr, GError **errp);
 
 /* The backend registered as @id, or NULL. */
 BlockBackend *blk_find(const char *id);
-/* The image file name as given on the command line (query-block). */
-const char *blk_filename(const BlockBackend *blk);
 /* Call @fn for each registered backend, in creation order. */
 void blk_foreach(void (*fn)(BlockBackend *blk, void *opaque), void *opaque);
 
 const char *blk_name(const BlockBackend *blk);
+/* The image file name as given on the command line (query-block). */
+const char *blk_filename(const BlockBackend *blk);
 BlockInterface blk_interface(const BlockBackend *blk);
 /* Image size in bytes, as at open time. */
 uint64_t blk_getlength(const BlockBackend *blk);
 bool blk_is_read_only(const BlockBackend *blk);
 BlockCacheMode blk_cache_mode(const BlockBackend *blk);
+/* The engine @blk's requests run on (after any fallback). */
+BlockAioMode blk_aio_mode(const BlockBackend *blk);
+/* Whether this build has the engine @mode (io_uring needs liburing). */
+bool blk_aio_available(BlockAioMode mode);
 /* The open(2) flags used for the image (tests check cache modes). */
 int blk_open_flags(const BlockBackend *blk);
 /* Offsets and lengths must be multiples of this (512, or 4096 for O_DIRECT on 4K media). */
