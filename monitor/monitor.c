@@ -260,6 +260,14 @@ static bool cause_is_guest(ShutdownCause cause)
 
 void monitor_event_shutdown(ShutdownCause cause)
 {
+    static bool announced;
+
+    /* Once per run: quit announces it before its reply (as QEMU orders
+       them), the main loop again when it winds up. */
+    if (announced) {
+        return;
+    }
+    announced = true;
     qmp_broadcast_event("SHUTDOWN", reason_data(cause_is_guest(cause), cause_name(cause)));
 }
 

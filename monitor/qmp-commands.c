@@ -227,8 +227,10 @@ static void cmd_system_powerdown(json_t *args G_GNUC_UNUSED, QmpResult *r)
 
 static void cmd_quit(json_t *args G_GNUC_UNUSED, QmpResult *r)
 {
-    /* The reply goes out now; the main loop exits on its next turn. */
+    /* The main loop exits on its next turn; QEMU's clients see SHUTDOWN
+       before the reply, so it goes out first here too. */
     runstate_request_shutdown(SHUTDOWN_CAUSE_HOST_QMP_QUIT, 0);
+    monitor_event_shutdown(runstate_shutdown_cause());
     qmp_result_empty(r);
 }
 

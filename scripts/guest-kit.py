@@ -38,12 +38,18 @@ BUSYBOX = 'busybox-static'
 # Drivers /init loads when a device they serve is present (it matches each
 # device's sysfs modalias against the drivers' aliases): first for devices on
 # the platform buses, then for the virtio devices those transports found.
-BUS_DRIVERS = ['virtio_pci', 'virtio_mmio', 'e1000', 'ata_piix', 'ahci']
+# `button` is the ACPI power button (QMP system_powerdown presses it).
+BUS_DRIVERS = ['virtio_pci', 'virtio_mmio', 'e1000', 'ata_piix', 'ahci', 'button']
 VIRTIO_DRIVERS = ['virtio_blk', 'virtio_net', 'virtio_console', 'virtio_rng',
                   'virtio_balloon', 'virtio_scsi']
 # Loaded by /init once any SCSI host driver is in (disks appear later,
 # asynchronously, so there is no device to match yet).
 SCSI_DRIVERS = ['sd_mod']
+# Input devices (the power button's among them) get event nodes, which
+# busybox acpid reads; its compiled-in table turns the power key into
+# /etc/acpi/PWRF/00000080 (POWER_BUTTON below).
+INPUT_DRIVERS = ['evdev']
+POWER_BUTTON = b'#!/bin/sh\necho "kit: power button: powering off"\nsync\npoweroff -f\n'
 # Shipped for `modprobe` in the guest but never loaded by /init.
 EXTRA_MODULES = ['ext4', 'crc32c_generic', 'sr_mod']
 
@@ -310,7 +316,7 @@ def build_initrd(root, kver, compress):
     """The initramfs from the packages unpacked under @root."""
     moddir = os.path.join(root, 'lib', 'modules', kver)
     mods = Modules(moddir)
-    wanted = BUS_DRIVERS + VIRTIO_DRIVERS + SCSI_DRIVERS
+    wanted = BUS_DRIVERS + VIRTIO_DRIVERS + SCSI_DRIVERS + INPUT_DRIVERS
     drivers = [m for m in wanted if m in mods.path]
     for m in wanted:
         if m not in mods.path:
@@ -348,6 +354,8 @@ def build_initrd(root, kver, compress):
     c.file('etc/passwd', b'root:x:0:0:root:/root:/bin/sh\n')
     c.file('etc/group', b'root:x:0:\n')
     c.file('etc/hostname', b'kemu-guest\n')
+    mkdirs('etc/acpi/PWRF')
+    c.file('etc/acpi/PWRF/00000080', POWER_BUTTON, 0o755)
 
     dep_lines = []
     for name in ship:

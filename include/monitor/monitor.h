@@ -47,7 +47,8 @@ void monitor_set_name(const char *name);
  * Events, sent to every QMP client that finished capabilities
  * negotiation. The main loop calls them when it carries out a request;
  * output is written before they return, so SHUTDOWN reaches the client
- * before the process exits.
+ * before the process exits. SHUTDOWN goes out once per run, whoever
+ * calls first (quit, ahead of its reply; the main loop at exit).
  */
 void monitor_event_shutdown(ShutdownCause cause);
 void monitor_event_reset(ShutdownCause cause);
