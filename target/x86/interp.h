@@ -69,6 +69,13 @@ struct Insn {
     uint8_t index;       /* index register, REG_NONE if none */
     uint8_t scale;       /* index shift: 0..3 */
     uint8_t rip_rel;     /* RIP-relative (disp is relative to next_rip) */
+    /* Memory operands in 64-bit mode with a 64-bit address: byte offsets
+       in CPU of the three addends of the linear address, so core/'s fast
+       handlers compute it without branches: the base register (or
+       CPU.next_rip when RIP-relative), the index register (shifted by
+       scale) and the FS/GS base; CPU.ea_zero stands for an absent one.
+       All 0 for other operands. */
+    uint16_t ea_base, ea_index, ea_seg;
     int64_t disp;
     uint64_t imm;        /* first immediate (sign- or zero-extended as the
                             instruction defines) */
@@ -135,6 +142,7 @@ struct CPU {
                              arithmetic ones while lazy flags are live:
                              use x86_get_rflags/x86_set_rflags. */
     uint64_t next_rip;
+    uint64_t ea_zero;     /* always 0: see Insn.ea_base */
     /* Why the running trace stops after this instruction (core/): a taken
        conditional jump leaves it early (its target still links as a
        successor); a write to the trace's own code page aborts it. */

@@ -126,7 +126,53 @@ ALWAYS_INLINE uint64_t incdec_calc(const CPU *cpu, int dec, unsigned size, uint6
         lf_set(cpu, sext(r, S), aux);                                          \
     }
 
-#define DEF_ALU_SIZES(op) DEF_ALU(op, 1) DEF_ALU(op, 2) DEF_ALU(op, 4) DEF_ALU(op, 8)
+/* Fast-operand forms (see fast_ptr): the generic memory form on a miss. */
+#define DEF_ALU_FAST(op, S)                                                    \
+    static void alu_eg_f_##op##_##S(CPU *cpu, const Insn *i)                   \
+    {                                                                          \
+        void *p = fast_ptr(cpu, fast_la(cpu, i), S, op != ALU_CMP);            \
+        uint64_t aux, r;                                                       \
+        if (unlikely(!p)) {                                                    \
+            alu_eg_m_##op##_##S(cpu, i);                                       \
+            return;                                                            \
+        }                                                                      \
+        r = alu_calc(cpu, op, S, host_load(p, S), reg_get(cpu, i, i->reg, S), &aux); \
+        if (op != ALU_CMP) {                                                   \
+            host_store(p, r, S);                                               \
+        }                                                                      \
+        lf_set(cpu, sext(r, S), aux);                                          \
+    }                                                                          \
+    static void alu_ge_f_##op##_##S(CPU *cpu, const Insn *i)                   \
+    {                                                                          \
+        void *p = fast_ptr(cpu, fast_la(cpu, i), S, false);                    \
+        uint64_t aux, r;                                                       \
+        if (unlikely(!p)) {                                                    \
+            alu_ge_m_##op##_##S(cpu, i);                                       \
+            return;                                                            \
+        }                                                                      \
+        r = alu_calc(cpu, op, S, reg_get(cpu, i, i->reg, S), host_load(p, S), &aux); \
+        if (op != ALU_CMP) {                                                   \
+            reg_set(cpu, i, i->reg, r, S);                                     \
+        }                                                                      \
+        lf_set(cpu, sext(r, S), aux);                                          \
+    }                                                                          \
+    static void alu_ei_f_##op##_##S(CPU *cpu, const Insn *i)                   \
+    {                                                                          \
+        void *p = fast_ptr(cpu, fast_la(cpu, i), S, op != ALU_CMP);            \
+        uint64_t aux, r;                                                       \
+        if (unlikely(!p)) {                                                    \
+            alu_ei_m_##op##_##S(cpu, i);                                       \
+            return;                                                            \
+        }                                                                      \
+        r = alu_calc(cpu, op, S, host_load(p, S), i->imm, &aux);               \
+        if (op != ALU_CMP) {                                                   \
+            host_store(p, r, S);                                               \
+        }                                                                      \
+        lf_set(cpu, sext(r, S), aux);                                          \
+    }
+
+#define DEF_ALU_SIZES(op) DEF_ALU(op, 1) DEF_ALU(op, 2) DEF_ALU(op, 4) DEF_ALU(op, 8) \
+    DEF_ALU_FAST(op, 1) DEF_ALU_FAST(op, 2) DEF_ALU_FAST(op, 4) DEF_ALU_FAST(op, 8)
 
 DEF_ALU_SIZES(0)
 DEF_ALU_SIZES(1)
@@ -158,6 +204,17 @@ const InsnFn alu_ei[8][4][2] = TABLE(ei);
 const InsnFn alu_eg_lock[8][4] = LTABLE(eg);
 const InsnFn alu_ei_lock[8][4] = LTABLE(ei);
 
+#define FROW(form, op) \
+    { alu_##form##_f_##op##_1, alu_##form##_f_##op##_2, \
+      alu_##form##_f_##op##_4, alu_##form##_f_##op##_8 }
+#define FTABLE(form) \
+    { FROW(form, 0), FROW(form, 1), FROW(form, 2), FROW(form, 3), \
+      FROW(form, 4), FROW(form, 5), FROW(form, 6), FROW(form, 7) }
+
+const InsnFn alu_eg_fast[8][4] = FTABLE(eg);
+const InsnFn alu_ge_fast[8][4] = FTABLE(ge);
+const InsnFn alu_ei_fast[8][4] = FTABLE(ei);
+
 /* ---------------------------------------------------- INC / DEC */
 
 #define DEF_INCDEC(dec, S)                                                     \
@@ -172,6 +229,18 @@ const InsnFn alu_ei_lock[8][4] = LTABLE(ei);
         uint64_t aux, la = ea_la(cpu, i, S, ACC_WRITE);                        \
         uint64_t r = incdec_calc(cpu, dec, S, mem_read(cpu, la, S), &aux);     \
         mem_write(cpu, la, r, S);                                              \
+        lf_set(cpu, sext(r, S), aux);                                          \
+    }                                                                          \
+    static void incdec_f_##dec##_##S(CPU *cpu, const Insn *i)                  \
+    {                                                                          \
+        void *p = fast_ptr(cpu, fast_la(cpu, i), S, true);                     \
+        uint64_t aux, r;                                                       \
+        if (unlikely(!p)) {                                                    \
+            incdec_m_##dec##_##S(cpu, i);                                      \
+            return;                                                            \
+        }                                                                      \
+        r = incdec_calc(cpu, dec, S, host_load(p, S), &aux);                   \
+        host_store(p, r, S);                                                   \
         lf_set(cpu, sext(r, S), aux);                                          \
     }                                                                          \
     static void incdec_l_##dec##_##S(CPU *cpu, const Insn *i)                  \
@@ -189,6 +258,10 @@ const InsnFn incdec_tab[2][4][2] = {
       { incdec_r_0_4, incdec_m_0_4 }, { incdec_r_0_8, incdec_m_0_8 } },
     { { incdec_r_1_1, incdec_m_1_1 }, { incdec_r_1_2, incdec_m_1_2 },
       { incdec_r_1_4, incdec_m_1_4 }, { incdec_r_1_8, incdec_m_1_8 } },
+};
+const InsnFn incdec_fast[2][4] = {
+    { incdec_f_0_1, incdec_f_0_2, incdec_f_0_4, incdec_f_0_8 },
+    { incdec_f_1_1, incdec_f_1_2, incdec_f_1_4, incdec_f_1_8 },
 };
 const InsnFn incdec_lock[2][4] = {
     { incdec_l_0_1, incdec_l_0_2, incdec_l_0_4, incdec_l_0_8 },
@@ -235,13 +308,67 @@ const InsnFn incdec_lock[2][4] = {
         reg_set(cpu, i, i->reg, mem_read(cpu, ea_la(cpu, i, S, ACC_READ), S), S); \
     }
 
+#define DEF_TEST_MOV_FAST(S)                                                   \
+    static void test_eg_f_##S(CPU *cpu, const Insn *i)                         \
+    {                                                                          \
+        void *p = fast_ptr(cpu, fast_la(cpu, i), S, false);                    \
+        if (unlikely(!p)) {                                                    \
+            test_eg_m_##S(cpu, i);                                             \
+            return;                                                            \
+        }                                                                      \
+        lf_set(cpu, sext(host_load(p, S) & reg_get(cpu, i, i->reg, S), S), 0); \
+    }                                                                          \
+    static void test_ei_f_##S(CPU *cpu, const Insn *i)                         \
+    {                                                                          \
+        void *p = fast_ptr(cpu, fast_la(cpu, i), S, false);                    \
+        if (unlikely(!p)) {                                                    \
+            test_ei_m_##S(cpu, i);                                             \
+            return;                                                            \
+        }                                                                      \
+        lf_set(cpu, sext(host_load(p, S) & i->imm, S), 0);                     \
+    }                                                                          \
+    static void mov_eg_f_##S(CPU *cpu, const Insn *i)                          \
+    {                                                                          \
+        void *p = fast_ptr(cpu, fast_la(cpu, i), S, true);                     \
+        if (unlikely(!p)) {                                                    \
+            mov_eg_m_##S(cpu, i);                                              \
+            return;                                                            \
+        }                                                                      \
+        host_store(p, reg_get(cpu, i, i->reg, S), S);                          \
+    }                                                                          \
+    static void mov_ge_f_##S(CPU *cpu, const Insn *i)                          \
+    {                                                                          \
+        void *p = fast_ptr(cpu, fast_la(cpu, i), S, false);                    \
+        if (unlikely(!p)) {                                                    \
+            mov_ge_m_##S(cpu, i);                                              \
+            return;                                                            \
+        }                                                                      \
+        reg_set(cpu, i, i->reg, host_load(p, S), S);                           \
+    }                                                                          \
+    static void mov_ei_f_##S(CPU *cpu, const Insn *i)                          \
+    {                                                                          \
+        void *p = fast_ptr(cpu, fast_la(cpu, i), S, true);                     \
+        if (unlikely(!p)) {                                                    \
+            h_mov_ei(cpu, i);                                                  \
+            return;                                                            \
+        }                                                                      \
+        host_store(p, i->imm, S);                                              \
+    }
+
 DEF_TEST_MOV(1) DEF_TEST_MOV(2) DEF_TEST_MOV(4) DEF_TEST_MOV(8)
+DEF_TEST_MOV_FAST(1) DEF_TEST_MOV_FAST(2) DEF_TEST_MOV_FAST(4) DEF_TEST_MOV_FAST(8)
 
 #define PAIR(name, S) { name##_r_##S, name##_m_##S }
 const InsnFn test_eg[4][2] = { PAIR(test_eg, 1), PAIR(test_eg, 2), PAIR(test_eg, 4), PAIR(test_eg, 8) };
 const InsnFn test_ei[4][2] = { PAIR(test_ei, 1), PAIR(test_ei, 2), PAIR(test_ei, 4), PAIR(test_ei, 8) };
 const InsnFn mov_eg[4][2] = { PAIR(mov_eg, 1), PAIR(mov_eg, 2), PAIR(mov_eg, 4), PAIR(mov_eg, 8) };
 const InsnFn mov_ge[4][2] = { PAIR(mov_ge, 1), PAIR(mov_ge, 2), PAIR(mov_ge, 4), PAIR(mov_ge, 8) };
+#define FAST4(name) { name##_f_1, name##_f_2, name##_f_4, name##_f_8 }
+const InsnFn test_eg_fast[4] = FAST4(test_eg);
+const InsnFn test_ei_fast[4] = FAST4(test_ei);
+const InsnFn mov_eg_fast[4] = FAST4(mov_eg);
+const InsnFn mov_ge_fast[4] = FAST4(mov_ge);
+const InsnFn mov_ei_fast[4] = FAST4(mov_ei);
 
 /* ---------------------------------------------------- NOT / NEG */
 

@@ -32,6 +32,35 @@ void h_call_rel(CPU *cpu, const Insn *i)
     cpu->next_rip = branch_target(i, cpu->next_rip + i->imm);
 }
 
+/* 64-bit CALL rel32 and RET (C3): the stack through the TLB, as
+   h_push_reg64; the generic handler on a miss. */
+void h_call_rel64(CPU *cpu, const Insn *i)
+{
+    uint64_t sp = cpu->s.regs[R_ESP] - 8;
+    void *p = fast_ptr(cpu, sp, 8, true);
+
+    if (unlikely(!p)) {
+        h_call_rel(cpu, i);
+        return;
+    }
+    host_store(p, cpu->next_rip, 8);
+    cpu->s.regs[R_ESP] = sp;
+    cpu->next_rip += i->imm;
+}
+
+void h_ret64(CPU *cpu, const Insn *i)
+{
+    uint64_t sp = cpu->s.regs[R_ESP];
+    void *p = fast_ptr(cpu, sp, 8, false);
+
+    if (unlikely(!p)) {
+        h_ret(cpu, i);
+        return;
+    }
+    cpu->s.regs[R_ESP] = sp + 8;
+    cpu->next_rip = host_load(p, 8);
+}
+
 void h_jmp_rm(CPU *cpu, const Insn *i)
 {
     cpu->next_rip = rm_get(cpu, i, i->opsize);

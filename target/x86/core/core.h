@@ -117,6 +117,62 @@ ALWAYS_INLINE void rm_set(CPU *cpu, const Insn *i, uint64_t v, unsigned size)
     }
 }
 
+/*
+ * Fast memory operands (64-bit mode, 64-bit address, Insn.ea_base set by
+ * the decoder): the linear address without branches, and a host pointer
+ * from the TLB or NULL. There is no canonical check: only canonical pages
+ * ever get TLB tags, so a hit proves the address canonical. A miss (or a
+ * page-crossing access: the last byte's page is compared, which cannot
+ * match the entry of the first byte's page) returns NULL and the handler
+ * falls back to its generic twin, which does every check.
+ */
+ALWAYS_INLINE uint64_t fast_addend(const CPU *cpu, uint16_t off)
+{
+    return *(const uint64_t *)(const void *)((const char *)cpu + off);
+}
+
+ALWAYS_INLINE uint64_t fast_ea(const CPU *cpu, const Insn *i)
+{
+    return fast_addend(cpu, i->ea_base) + (fast_addend(cpu, i->ea_index) << i->scale) +
+           (uint64_t)i->disp;
+}
+
+ALWAYS_INLINE uint64_t fast_la(const CPU *cpu, const Insn *i)
+{
+    return fast_ea(cpu, i) + fast_addend(cpu, i->ea_seg);
+}
+
+ALWAYS_INLINE void *fast_ptr(CPU *cpu, uint64_t la, unsigned size, bool write)
+{
+    TlbEntry *e = tlb_entry(cpu, la);
+    uint64_t tag = write ? e->tag_w : e->tag_r;
+
+    if (likely(tag == ((la + size - 1) & ~0xfffull))) {
+        return (void *)(uintptr_t)(la + e->addend);
+    }
+    return NULL;
+}
+
+ALWAYS_INLINE uint64_t host_load(const void *p, unsigned size)
+{
+    switch (size) {
+    case 1: return *(const uint8_t *)p;
+    case 2: { uint16_t v; __builtin_memcpy(&v, p, 2); return v; }
+    case 4: { uint32_t v; __builtin_memcpy(&v, p, 4); return v; }
+    default: { uint64_t v; __builtin_memcpy(&v, p, 8); return v; }
+    }
+}
+
+ALWAYS_INLINE void host_store(void *p, uint64_t v, unsigned size)
+{
+    switch (size) {
+    case 1: *(uint8_t *)p = (uint8_t)v; break;
+    case 2: { uint16_t x = (uint16_t)v; __builtin_memcpy(p, &x, 2); break; }
+    case 4: { uint32_t x = (uint32_t)v; __builtin_memcpy(p, &x, 4); break; }
+    default: __builtin_memcpy(p, &v, 8); break;
+    }
+}
+
 /* -------------------------------------------------------- lazy flags */
 
 /*
@@ -325,6 +381,19 @@ extern const InsnFn test_eg[4][2];
 extern const InsnFn test_ei[4][2];
 extern const InsnFn mov_eg[4][2];
 extern const InsnFn mov_ge[4][2];
+/* Fast-operand twins of the memory forms above ([op][size_idx]...). */
+extern const InsnFn alu_eg_fast[8][4];
+extern const InsnFn alu_ge_fast[8][4];
+extern const InsnFn alu_ei_fast[8][4];
+extern const InsnFn incdec_fast[2][4];
+extern const InsnFn test_eg_fast[4];
+extern const InsnFn test_ei_fast[4];
+extern const InsnFn mov_eg_fast[4];
+extern const InsnFn mov_ge_fast[4];
+extern const InsnFn mov_ei_fast[4];
+void h_lea_fast(CPU *cpu, const Insn *i);
+void h_movzx_fast(CPU *cpu, const Insn *i);
+void h_movsx_fast(CPU *cpu, const Insn *i);
 
 /* Group 3 and 4/5 parts, shifts, mul/div, bit ops, strings... */
 void h_not(CPU *cpu, const Insn *i);
@@ -395,6 +464,11 @@ void h_popf(CPU *cpu, const Insn *i);
 void h_enter(CPU *cpu, const Insn *i);
 void h_leave(CPU *cpu, const Insn *i);
 void h_call_rel(CPU *cpu, const Insn *i);
+/* 64-bit mode, 64-bit operand: through the TLB, generic on a miss. */
+void h_push_reg64(CPU *cpu, const Insn *i);
+void h_pop_reg64(CPU *cpu, const Insn *i);
+void h_call_rel64(CPU *cpu, const Insn *i);
+void h_ret64(CPU *cpu, const Insn *i);
 void h_call_rm(CPU *cpu, const Insn *i);
 void h_ret(CPU *cpu, const Insn *i);
 void h_jmp_rel(CPU *cpu, const Insn *i);

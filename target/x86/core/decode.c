@@ -11,6 +11,7 @@
  * References: Intel SDM Vol. 2, chapter 2 (instruction format) and
  * appendix A (opcode maps).
  */
+#include <stddef.h>
 #include <string.h>
 #include "core.h"
 
@@ -208,6 +209,8 @@ typedef struct Sel {
 } Sel;
 
 #define MEM(i) ((i)->mod != 3)
+/* A memory operand the fast handlers serve (Insn.ea_base set). */
+#define FAST(i) ((i)->mod != 3 && (i)->ea_base != 0)
 
 static bool sel_alu(Insn *i, Sel *s, unsigned op, int form, bool byte)
 {
@@ -223,9 +226,9 @@ static bool sel_alu(Insn *i, Sel *s, unsigned op, int form, bool byte)
         return true;
     }
     switch (form) {
-    case 0: i->fn = alu_eg[op][sz][MEM(i)]; break;
-    case 1: i->fn = alu_ge[op][sz][MEM(i)]; break;
-    default: i->fn = alu_ei[op][sz][MEM(i)]; break;
+    case 0: i->fn = FAST(i) ? alu_eg_fast[op][sz] : alu_eg[op][sz][MEM(i)]; break;
+    case 1: i->fn = FAST(i) ? alu_ge_fast[op][sz] : alu_ge[op][sz][MEM(i)]; break;
+    default: i->fn = FAST(i) ? alu_ei_fast[op][sz] : alu_ei[op][sz][MEM(i)]; break;
     }
     return true;
 }
@@ -250,12 +253,12 @@ static bool sel_map0(Insn *i, Sel *s, uint8_t op)
     }
     if (op >= 0x50 && op <= 0x57) {
         i->reg = (op & 7) | s->rex_b;
-        i->fn = h_push_reg;
+        i->fn = c64 && i->opsize == 8 ? h_push_reg64 : h_push_reg;
         return true;
     }
     if (op >= 0x58 && op <= 0x5f) {
         i->reg = (op & 7) | s->rex_b;
-        i->fn = h_pop_reg;
+        i->fn = c64 && i->opsize == 8 ? h_pop_reg64 : h_pop_reg;
         return true;
     }
     if (op >= 0x70 && op <= 0x7f) {
@@ -322,7 +325,7 @@ static bool sel_map0(Insn *i, Sel *s, uint8_t op)
     case 0x63:
         if (c64) {
             i->imm2 = 4;
-            i->fn = h_movsx;
+            i->fn = FAST(i) ? h_movsx_fast : h_movsx;
             return true;
         }
         i->opsize = 2;
@@ -357,7 +360,8 @@ static bool sel_map0(Insn *i, Sel *s, uint8_t op)
         if (!(op & 1)) {
             i->opsize = 1;
         }
-        i->fn = test_eg[size_idx(i->opsize)][MEM(i)];
+        i->fn = FAST(i) ? test_eg_fast[size_idx(i->opsize)]
+                        : test_eg[size_idx(i->opsize)][MEM(i)];
         return true;
     case 0x86: case 0x87:
         if (!(op & 1)) {
@@ -370,13 +374,15 @@ static bool sel_map0(Insn *i, Sel *s, uint8_t op)
         if (!(op & 1)) {
             i->opsize = 1;
         }
-        i->fn = mov_eg[size_idx(i->opsize)][MEM(i)];
+        i->fn = FAST(i) ? mov_eg_fast[size_idx(i->opsize)]
+                        : mov_eg[size_idx(i->opsize)][MEM(i)];
         return true;
     case 0x8a: case 0x8b:
         if (!(op & 1)) {
             i->opsize = 1;
         }
-        i->fn = mov_ge[size_idx(i->opsize)][MEM(i)];
+        i->fn = FAST(i) ? mov_ge_fast[size_idx(i->opsize)]
+                        : mov_ge[size_idx(i->opsize)][MEM(i)];
         return true;
     case 0x8c:
         if ((i->reg & 7) > SEG_GS) {
@@ -388,7 +394,7 @@ static bool sel_map0(Insn *i, Sel *s, uint8_t op)
         if (!MEM(i)) {
             return false;
         }
-        i->fn = h_lea;
+        i->fn = FAST(i) ? h_lea_fast : h_lea;
         return true;
     case 0x8e:
         if ((i->reg & 7) > SEG_GS || (i->reg & 7) == SEG_CS) {
@@ -454,7 +460,7 @@ static bool sel_map0(Insn *i, Sel *s, uint8_t op)
         }
         return true;
     case 0xc2: case 0xc3:
-        i->fn = h_ret;
+        i->fn = c64 && op == 0xc3 ? h_ret64 : h_ret;
         return true;
     case 0xc4: case 0xc5:
         if (c64 || !MEM(i)) {
@@ -470,7 +476,7 @@ static bool sel_map0(Insn *i, Sel *s, uint8_t op)
         if (op == 0xc6) {
             i->opsize = 1;
         }
-        i->fn = h_mov_ei;
+        i->fn = FAST(i) ? mov_ei_fast[size_idx(i->opsize)] : h_mov_ei;
         return true;
     case 0xc8: i->fn = h_enter; return true;
     case 0xc9: i->fn = h_leave; return true;
@@ -508,7 +514,7 @@ static bool sel_map0(Insn *i, Sel *s, uint8_t op)
         }
         i->fn = h_out;
         return true;
-    case 0xe8: i->fn = h_call_rel; return true;
+    case 0xe8: i->fn = c64 ? h_call_rel64 : h_call_rel; return true;
     case 0xe9: case 0xeb: i->fn = h_jmp_rel; return true;
     case 0xea:
         if (c64) {
@@ -527,7 +533,7 @@ static bool sel_map0(Insn *i, Sel *s, uint8_t op)
         }
         sz = size_idx(i->opsize);
         switch (i->reg & 7) {
-        case 0: case 1: i->fn = test_ei[sz][MEM(i)]; return true;
+        case 0: case 1: i->fn = FAST(i) ? test_ei_fast[sz] : test_ei[sz][MEM(i)]; return true;
         case 2: s->lockable = true; i->fn = i->lock ? h_not_lock : h_not; return true;
         case 3: s->lockable = true; i->fn = i->lock ? h_neg_lock : h_neg; return true;
         case 4: i->fn = h_mul; return true;
@@ -547,7 +553,8 @@ static bool sel_map0(Insn *i, Sel *s, uint8_t op)
         if (r <= 1) {
             s->lockable = true;
             i->fn = (i->lock && MEM(i)) ? incdec_lock[r][size_idx(i->opsize)]
-                                         : incdec_tab[r][size_idx(i->opsize)][MEM(i)];
+                    : FAST(i) ? incdec_fast[r][size_idx(i->opsize)]
+                    : incdec_tab[r][size_idx(i->opsize)][MEM(i)];
             return true;
         }
         switch (r) {
@@ -656,11 +663,11 @@ static bool sel_map1(Insn *i, Sel *s, uint8_t op)
         return true;
     case 0xb6: case 0xb7:
         i->imm2 = op == 0xb6 ? 1 : 2;
-        i->fn = h_movzx;
+        i->fn = FAST(i) ? h_movzx_fast : h_movzx;
         return true;
     case 0xbe: case 0xbf:
         i->imm2 = op == 0xbe ? 1 : 2;
-        i->fn = h_movsx;
+        i->fn = FAST(i) ? h_movsx_fast : h_movsx;
         return true;
     case 0xb8:
         if (i->rep != 0xf3) {
@@ -693,6 +700,21 @@ static bool sel_map1(Insn *i, Sel *s, uint8_t op)
     default:
         return false;
     }
+}
+
+/* Offsets of the fast handlers' address addends (see Insn.ea_base). */
+static void set_fast_ea(Insn *i)
+{
+    const uint16_t zero = offsetof(CPU, ea_zero);
+    const uint16_t regs = offsetof(CPU, s.regs);
+
+    i->ea_base = i->rip_rel ? offsetof(CPU, next_rip)
+                 : i->base != REG_NONE ? regs + 8 * i->base : zero;
+    i->ea_index = i->index != REG_NONE ? regs + 8 * i->index : zero;
+    i->ea_seg = i->seg == SEG_FS || i->seg == SEG_GS
+                ? offsetof(CPU, s.seg) + i->seg * sizeof(X86Segment) +
+                  offsetof(X86Segment, base)
+                : zero;
 }
 
 static void set_ud(Insn *i, const uint8_t *p, unsigned avail)
@@ -823,6 +845,9 @@ unsigned x86_decode(const uint8_t *p, unsigned avail, bool code64, bool code32, 
     i->len = d.pos;
     i->opcode = (uint16_t)((map << 8) | op);
     i->seg &= 7;
+    if (code64 && (kind & M) && i->mod != 3 && i->addrsize == 8) {
+        set_fast_ea(i);
+    }
     if (d.too_long) {
         i->fn = h_gp0;
         i->len = 15;

@@ -440,7 +440,9 @@ static void exec_single(CPU *cpu, CodeCache *cc)
     }
 }
 
-static void exec_loop(CPU *cpu, CodeCache *cc)
+/* Out of line from x86_exec: a function that calls setjmp keeps its
+   locals in memory, which would cost a reload of cpu per instruction. */
+static __attribute__((noinline)) void exec_loop(CPU *cpu, CodeCache *cc)
 {
     Trace *prev = NULL;
 
@@ -541,6 +543,7 @@ uint64_t x86_exec(CPU *cpu, uint64_t budget)
 
     cc->retired = 0;
     cc->budget = budget;
+    cpu->ea_zero = 0;
     tls_cpu = cpu;
     cpu->jmp = &jb;
     if (setjmp(jb)) {

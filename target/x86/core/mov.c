@@ -70,6 +70,40 @@ void h_movsx(CPU *cpu, const Insn *i)
     reg_set(cpu, i, i->reg, (uint64_t)sext(rm_get(cpu, i, src), src), i->opsize);
 }
 
+void h_lea_fast(CPU *cpu, const Insn *i)
+{
+    reg_set(cpu, i, i->reg, fast_ea(cpu, i), i->opsize);
+}
+
+void h_movzx_fast(CPU *cpu, const Insn *i)
+{
+    void *p = fast_ptr(cpu, fast_la(cpu, i), (unsigned)i->imm2, false);
+
+    if (unlikely(!p)) {
+        h_movzx(cpu, i);
+        return;
+    }
+    reg_set(cpu, i, i->reg, i->imm2 == 1 ? host_load(p, 1) : host_load(p, 2), i->opsize);
+}
+
+void h_movsx_fast(CPU *cpu, const Insn *i)
+{
+    unsigned src = i->imm2 < i->opsize ? i->imm2 : i->opsize;
+    void *p = fast_ptr(cpu, fast_la(cpu, i), src, false);
+    uint64_t v;
+
+    if (unlikely(!p)) {
+        h_movsx(cpu, i);
+        return;
+    }
+    switch (src) {
+    case 1: v = (uint64_t)(int8_t)host_load(p, 1); break;
+    case 2: v = (uint64_t)(int16_t)host_load(p, 2); break;
+    default: v = (uint64_t)(int32_t)host_load(p, 4); break;
+    }
+    reg_set(cpu, i, i->reg, v, i->opsize);
+}
+
 void h_movnti(CPU *cpu, const Insn *i)
 {
     mem_write(cpu, ea_la(cpu, i, i->opsize, ACC_WRITE),

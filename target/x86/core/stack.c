@@ -18,6 +18,37 @@ void h_pop_reg(CPU *cpu, const Insn *i)
     reg_set(cpu, i, i->reg, v, i->opsize);   /* POP rSP: the popped value wins */
 }
 
+/*
+ * 64-bit mode, 64-bit operand: SS has no base and rSP no wrap, and a TLB
+ * hit proves the address canonical (see fast_ptr); a miss takes the
+ * generic handler, which raises the faults.
+ */
+void h_push_reg64(CPU *cpu, const Insn *i)
+{
+    uint64_t v = cpu->s.regs[i->reg], sp = cpu->s.regs[R_ESP] - 8;
+    void *p = fast_ptr(cpu, sp, 8, true);
+
+    if (unlikely(!p)) {
+        h_push_reg(cpu, i);
+        return;
+    }
+    host_store(p, v, 8);
+    cpu->s.regs[R_ESP] = sp;
+}
+
+void h_pop_reg64(CPU *cpu, const Insn *i)
+{
+    uint64_t sp = cpu->s.regs[R_ESP];
+    void *p = fast_ptr(cpu, sp, 8, false);
+
+    if (unlikely(!p)) {
+        h_pop_reg(cpu, i);
+        return;
+    }
+    cpu->s.regs[R_ESP] = sp + 8;
+    cpu->s.regs[i->reg] = host_load(p, 8);   /* POP rSP: the popped value wins */
+}
+
 void h_push_imm(CPU *cpu, const Insn *i)
 {
     stack_push(cpu, i->imm, i->opsize);

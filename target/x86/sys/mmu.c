@@ -12,6 +12,7 @@
  *   decoded code, so writes to them reach code_invalidate_page.
  * - MMIO (addresses that are not RAM) never gets a tag: every access goes
  *   through the I/O bus with the BQL.
+ * - Only canonical pages get tags (core/'s fast paths rely on it).
  * - Entries are 4 KiB slices even of large pages; TLB_F_LARGE marks them
  *   so INVLPG of any address of a large page drops every slice.
  *
@@ -226,6 +227,11 @@ static void tlb_fill(CPU *cpu, uint64_t la, int acc, bool user, const Walk *w,
     bool writable = w->write || (!user && !(cpu->s.cr0 & CR0_WP));
 
     tlb_clear(e);
+    /* Only canonical pages get tags: core/'s fast paths skip the
+       canonical check because a TLB hit proves it. */
+    if (!x86_canonical(page)) {
+        return;
+    }
     e->addend = (uintptr_t)host_page - (uintptr_t)page;
     e->paddr = ppage;
     e->sys_flags = (w->global ? TLB_F_GLOBAL : 0) |
