@@ -5,6 +5,13 @@
 #include "kemu/log.h"
 #include "net/net.h"
 
+/* A frame waiting in a receiver's queue, with its GSO metadata if any. */
+typedef struct NetPacket {
+    NetGso gso;                     /* gso.mss 0: a plain frame */
+    size_t len;
+    uint8_t data[];
+} NetPacket;
+
 static GPtrArray *backends;         /* registered back ends (NetClient *) */
 static unsigned nic_count;          /* NICs set up: the default MAC's last byte */
 static unsigned nic_auto_ids;       /* -nic back ends without id= */
@@ -34,7 +41,7 @@ void net_client_free(NetClient *nc)
     if (nc->ops->cleanup) {
         nc->ops->cleanup(nc);
     }
-    g_queue_clear_full(&nc->queue, (GDestroyNotify)g_bytes_unref);
+    g_queue_clear_full(&nc->queue, g_free);
     g_free(nc->name);
     g_free(nc);
 }
@@ -56,6 +63,88 @@ static bool can_receive(NetClient *nc)
     return !nc->ops->can_receive || nc->ops->can_receive(nc);
 }
 
+static NetPacket *packet_new(const uint8_t *buf, size_t len, const NetGso *gso)
+{
+    NetPacket *p = g_malloc(sizeof(*p) + len);
+
+    p->gso = gso ? *gso : (NetGso){ 0 };
+    p->len = len;
+    memcpy(p->data, buf, len);
+    return p;
+}
+
+static bool takes_gso(NetClient *nc, const NetGso *gso)
+{
+    return nc->ops->receive_gso && nc->ops->gso_ok && nc->ops->gso_ok(nc, gso);
+}
+
+/* Deliver @buf to @to now, or queue it; false if a frame was lost. */
+static bool deliver(NetClient *to, const uint8_t *buf, size_t len, const NetGso *gso)
+{
+    bool lost = false;
+
+    /* Keep frame order: once something is queued, everything queues. */
+    if (g_queue_is_empty(&to->queue) && can_receive(to)) {
+        if (gso) {
+            to->ops->receive_gso(to, buf, len, gso);
+        } else {
+            to->ops->receive(to, buf, len);
+        }
+        return true;
+    }
+    if (g_queue_get_length(&to->queue) >= NET_QUEUE_MAX) {
+        g_free(g_queue_pop_head(&to->queue));
+        to->dropped++;
+        lost = true;
+    }
+    g_queue_push_tail(&to->queue, packet_new(buf, len, gso));
+    return !lost;
+}
+
+bool net_send(NetClient *from, const uint8_t *buf, size_t len)
+{
+    NetClient *to = from->peer;
+
+    if (!to || len == 0 || len > NET_MAX_FRAME) {
+        return false;
+    }
+    return deliver(to, buf, len, NULL);
+}
+
+typedef struct SegSend {
+    NetClient *from;
+    bool ok;
+} SegSend;
+
+static void seg_send(void *opaque, const uint8_t *seg, size_t len)
+{
+    SegSend *s = opaque;
+
+    s->ok &= net_send(s->from, seg, len);
+}
+
+bool net_peer_gso_ok(NetClient *from, const NetGso *gso)
+{
+    return from->peer && takes_gso(from->peer, gso);
+}
+
+bool net_send_gso(NetClient *from, const uint8_t *buf, size_t len, const NetGso *gso)
+{
+    NetClient *to = from->peer;
+    SegSend s = { from, true };
+
+    if (!gso || gso->mss == 0) {
+        return net_send(from, buf, len);
+    }
+    if (!to || len == 0 || len > NET_MAX_FRAME) {
+        return false;
+    }
+    if (takes_gso(to, gso)) {
+        return deliver(to, buf, len, gso);
+    }
+    return net_segment(buf, len, gso->mss, seg_send, &s) && s.ok;
+}
+
 bool net_peer_can_receive(NetClient *from)
 {
     NetClient *to = from->peer;
@@ -63,26 +152,15 @@ bool net_peer_can_receive(NetClient *from)
     return to && g_queue_is_empty(&to->queue) && can_receive(to);
 }
 
-bool net_send(NetClient *from, const uint8_t *buf, size_t len)
-{
-    NetClient *to = from->peer;
-    bool lost = false;
+typedef struct SegQueue {
+    GList *head;                    /* segments, in reverse order */
+} SegQueue;
 
-    if (!to || len == 0 || len > NET_MAX_FRAME) {
-        return false;
-    }
-    /* Keep frame order: once something is queued, everything queues. */
-    if (g_queue_is_empty(&to->queue) && can_receive(to)) {
-        to->ops->receive(to, buf, len);
-        return true;
-    }
-    if (g_queue_get_length(&to->queue) >= NET_QUEUE_MAX) {
-        g_bytes_unref(g_queue_pop_head(&to->queue));
-        to->dropped++;
-        lost = true;
-    }
-    g_queue_push_tail(&to->queue, g_bytes_new(buf, len));
-    return !lost;
+static void seg_queue(void *opaque, const uint8_t *seg, size_t len)
+{
+    SegQueue *q = opaque;
+
+    q->head = g_list_prepend(q->head, packet_new(seg, len, NULL));
 }
 
 void net_client_ready(NetClient *nc)
@@ -93,11 +171,27 @@ void net_client_ready(NetClient *nc)
     }
     nc->flushing = true;
     while (!g_queue_is_empty(&nc->queue) && can_receive(nc)) {
-        GBytes *f = g_queue_pop_head(&nc->queue);
-        gsize len;
-        const uint8_t *data = g_bytes_get_data(f, &len);
-        nc->ops->receive(nc, data, len);
-        g_bytes_unref(f);
+        NetPacket *p = g_queue_pop_head(&nc->queue);
+
+        if (!p->gso.mss) {
+            nc->ops->receive(nc, p->data, p->len);
+        } else if (takes_gso(nc, &p->gso)) {
+            nc->ops->receive_gso(nc, p->data, p->len, &p->gso);
+        } else {
+            /*
+             * Queued while the receiver took GSO, and now it does not (the
+             * guest reset its driver): put the segments in its place.
+             */
+            SegQueue q = { NULL };
+            if (!net_segment(p->data, p->len, p->gso.mss, seg_queue, &q)) {
+                nc->dropped++;
+            }
+            for (GList *l = q.head; l; l = l->next) {
+                g_queue_push_head(&nc->queue, l->data);
+            }
+            g_list_free(q.head);
+        }
+        g_free(p);
     }
     nc->flushing = false;
     if (g_queue_is_empty(&nc->queue) && nc->peer && nc->peer->ops->peer_ready) {

@@ -207,3 +207,181 @@ unsigned net_segment(const uint8_t *f, size_t len, unsigned mss,
     g_free(s);
     return count;
 }
+
+/*
+ * Receive coalescing (include/net/net.h). The pending frame is kept in
+ * @buf with its headers parsed once; each merged segment's payload is
+ * appended and its one's-complement sum added to @psum (byte-swapped when
+ * it lands at an odd offset), so the merged TCP checksum needs no second
+ * pass over the payload.
+ */
+#define TCP_ACK 0x10
+#define COALESCE_MAX_IP 65535
+
+struct NetCoalescer {
+    NetEmitFn *emit;
+    void *opaque;
+    uint8_t *buf;                    /* NET_MAX_FRAME bytes */
+    size_t len;                      /* pending frame; 0: none */
+    L4Frame h;                       /* its headers */
+    unsigned segs;                   /* segments merged into it */
+    unsigned mss;                    /* first segment's payload */
+    uint32_t next_seq;               /* sequence number that would continue it */
+    uint32_t psum;                   /* folded sum of the payload so far */
+    bool closed;                     /* a short or PSH segment ended it */
+};
+
+NetCoalescer *net_coalesce_new(NetEmitFn *emit, void *opaque)
+{
+    NetCoalescer *c = g_new0(NetCoalescer, 1);
+
+    c->emit = emit;
+    c->opaque = opaque;
+    c->buf = g_malloc(NET_MAX_FRAME);
+    return c;
+}
+
+void net_coalesce_free(NetCoalescer *c)
+{
+    if (c) {
+        g_free(c->buf);
+        g_free(c);
+    }
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)be16(p) << 16 | be16(p + 2);
+}
+
+static uint32_t fold_add(uint32_t a, uint32_t b)
+{
+    uint32_t s = a + b;
+
+    return (s & 0xffff) + (s >> 16);
+}
+
+/* The folded one's-complement sum (not complemented) of @len bytes. */
+static uint32_t raw_sum(const uint8_t *p, size_t len)
+{
+    return (uint16_t)~net_checksum(p, len, 0);
+}
+
+/*
+ * Whether @f (headers @h) is a TCP data segment that may start or join a
+ * merge: ACK with at most PSH besides, payload, the datagram filling the
+ * frame, an IPv4 header without options, and right checksums. Sets
+ * @payload_sum to its payload's folded sum.
+ */
+static bool mergeable_segment(const uint8_t *f, size_t len, const L4Frame *h,
+                              uint32_t *payload_sum)
+{
+    const uint8_t *tcp = f + h->l4;
+    uint32_t sum;
+
+    if (h->proto != PROTO_TCP || h->end != len || h->hdr == len ||
+        (tcp[13] & ~TCP_PSH) != TCP_ACK || (tcp[12] & 0x0f) ||
+        (!h->ip6 && h->l4 - h->l3 != 20)) {
+        return false;
+    }
+    if (!h->ip6 && net_checksum(f + h->l3, 20, 0) != 0) {
+        return false;
+    }
+    *payload_sum = raw_sum(f + h->hdr, len - h->hdr);
+    sum = fold_add(pseudo_sum(f, h, len - h->l4), *payload_sum);
+    return net_checksum(tcp, h->hdr - h->l4, sum) == 0;
+}
+
+/* Whether segment @f (headers @h, same layout) continues the pending frame. */
+static bool continues(const NetCoalescer *c, const uint8_t *f, size_t len, const L4Frame *h)
+{
+    const uint8_t *p = c->buf, *pt = p + c->h.l4, *ft = f + h->l4;
+    size_t n = len - h->hdr;
+
+    if (!c->len || c->closed || h->l3 != c->h.l3 || h->hdr != c->h.hdr ||
+        h->ip6 != c->h.ip6 || n > c->mss || c->len + n > NET_MAX_FRAME ||
+        c->len + n - c->h.l3 > COALESCE_MAX_IP) {
+        return false;
+    }
+    /* Ethernet header (and VLAN tag). */
+    if (memcmp(p, f, h->l3)) {
+        return false;
+    }
+    /* IP: version/class/flow label, hop limit, protocol, flags, addresses. */
+    if (h->ip6 ? memcmp(p + h->l3, f + h->l3, 4) || memcmp(p + h->l3 + 6, f + h->l3 + 6, 34)
+               : memcmp(p + h->l3, f + h->l3, 2) || memcmp(p + h->l3 + 6, f + h->l3 + 6, 4) ||
+                 memcmp(p + h->l3 + 12, f + h->l3 + 12, 8)) {
+        return false;
+    }
+    /* TCP: ports, sequence, ack not behind, header length, options, urgent. */
+    return !memcmp(pt, ft, 4) && be32(ft + 4) == c->next_seq &&
+           (int32_t)(be32(ft + 8) - be32(pt + 8)) >= 0 && pt[12] == ft[12] &&
+           !memcmp(pt + 18, ft + 18, h->hdr - h->l4 - 18);
+}
+
+void net_coalesce_flush(NetCoalescer *c)
+{
+    const L4Frame *h = &c->h;
+    uint8_t *f = c->buf;
+    size_t len = c->len, n = len - h->l4;
+    NetGso gso = { .mss = c->mss, .hdr_len = h->hdr, .ip6 = h->ip6 };
+    uint32_t sum;
+
+    if (!len) {
+        return;
+    }
+    c->len = 0;
+    if (c->segs == 1) {
+        c->emit(c->opaque, f, len, NULL);
+        return;
+    }
+    if (h->ip6) {
+        be16_put(f + h->l3 + 4, len - h->l3 - 40);
+    } else {
+        be16_put(f + h->l3 + 2, len - h->l3);
+        be16_put(f + h->l3 + 10, 0);
+        be16_put(f + h->l3 + 10, net_checksum(f + h->l3, 20, 0));
+    }
+    be16_put(f + h->l4 + 16, 0);
+    sum = fold_add(pseudo_sum(f, h, n), c->psum);
+    be16_put(f + h->l4 + 16, net_checksum(f + h->l4, h->hdr - h->l4, sum));
+    c->emit(c->opaque, f, len, &gso);
+}
+
+void net_coalesce_add(NetCoalescer *c, const uint8_t *f, size_t len)
+{
+    L4Frame h;
+    uint32_t psum;
+    size_t n;
+
+    if (len > NET_MAX_FRAME || !parse(f, len, false, &h) ||
+        !mergeable_segment(f, len, &h, &psum)) {
+        net_coalesce_flush(c);
+        c->emit(c->opaque, f, len, NULL);
+        return;
+    }
+    n = len - h.hdr;
+    if (continues(c, f, len, &h)) {
+        uint8_t *pt = c->buf + c->h.l4;
+        size_t off = c->len - c->h.hdr;   /* where the payload lands */
+
+        memcpy(c->buf + c->len, f + h.hdr, n);
+        c->len += n;
+        /* Taking over the newer ack and window; PSH ends the merge. */
+        memcpy(pt + 8, f + h.l4 + 8, 4);
+        memcpy(pt + 14, f + h.l4 + 14, 2);
+        pt[13] |= f[h.l4 + 13] & TCP_PSH;
+        c->psum = fold_add(c->psum, off & 1 ? ((psum & 0xff) << 8 | psum >> 8) : psum);
+        c->segs++;
+    } else {
+        net_coalesce_flush(c);
+        memcpy(c->buf, f, len);
+        c->len = len;
+        c->h = h;
+        c->segs = 1;
+        c->mss = n;
+        c->psum = psum;
+    }
+    c->next_seq = be32(f + h.l4 + 4) + (uint32_t)n;
+    c->closed = n < c->mss || (f[h.l4 + 13] & TCP_PSH);
+}

@@ -4,6 +4,12 @@
  * polls the sockets slirp asks for; slirp's timers are glib timeouts.
  * Everything runs on the main-loop thread with the BQL held, or on a vCPU
  * thread (slirp_input) with the BQL held.
+ *
+ * Frames towards a NIC that takes GSO frames go through a NetCoalescer:
+ * the TCP segments slirp emits in one burst (one poll, one timer, one
+ * guest frame answered) reach the guest as one large frame. Every entry
+ * into slirp that may emit frames flushes it before returning (see
+ * slirp_flush), so nothing waits for a later event.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,19 +35,42 @@ typedef struct NetSlirp {
     SlirpSource *source;
     GArray *fds;                    /* of SlirpFd, rebuilt by every prepare */
     int64_t poll_deadline_us;       /* slirp's fast timeout, from fill */
+    NetCoalescer *coalescer;        /* frames towards the NIC */
 } NetSlirp;
 
 typedef struct SlirpTimer {
+    NetSlirp *ns;
     SlirpTimerCb cb;
     void *cb_opaque;
     guint source_id;
 } SlirpTimer;
 
-static ssize_t slirp_send_packet(const void *buf, size_t len, void *opaque)
+static void slirp_emit(void *opaque, const uint8_t *frame, size_t len, const NetGso *gso)
 {
     NetSlirp *ns = opaque;
 
-    net_send(ns->nc, buf, len);
+    net_send_gso(ns->nc, frame, len, gso);
+}
+
+/* Send what the coalescer holds: at the end of every call into slirp. */
+static void slirp_flush(NetSlirp *ns)
+{
+    net_coalesce_flush(ns->coalescer);
+}
+
+static ssize_t slirp_send_packet(const void *buf, size_t len, void *opaque)
+{
+    NetSlirp *ns = opaque;
+    /* Our guest network is IPv4-only: ask whether the peer takes TCPv4
+     * GSO frames (net_send_gso checks each merged frame again). */
+    static const NetGso tcp4 = { .mss = 1460, .hdr_len = 54 };
+
+    if (net_peer_gso_ok(ns->nc, &tcp4)) {
+        net_coalesce_add(ns->coalescer, buf, len);
+    } else {
+        slirp_flush(ns);
+        net_send(ns->nc, buf, len);
+    }
     return len;
 }
 
@@ -60,9 +89,11 @@ static int64_t slirp_clock_ns(void *opaque)
 static gboolean slirp_timer_fire(gpointer opaque)
 {
     SlirpTimer *t = opaque;
+    NetSlirp *ns = t->ns;
 
     t->source_id = 0;
     t->cb(t->cb_opaque);
+    slirp_flush(ns);
     return G_SOURCE_REMOVE;
 }
 
@@ -70,7 +101,7 @@ static void *slirp_timer_new(SlirpTimerCb cb, void *cb_opaque, void *opaque)
 {
     SlirpTimer *t = g_new0(SlirpTimer, 1);
 
-    (void)opaque;
+    t->ns = opaque;
     t->cb = cb;
     t->cb_opaque = cb_opaque;
     return t;
@@ -181,6 +212,7 @@ static gboolean slirp_source_prepare(GSource *src, gint *timeout)
 
     drop_fds(ns);
     slirp_pollfds_fill(ns->slirp, &ms, add_poll, ns);
+    slirp_flush(ns);
     if (ms == UINT32_MAX) {
         ns->poll_deadline_us = -1;
         *timeout = -1;
@@ -210,6 +242,7 @@ static gboolean slirp_source_dispatch(GSource *src, GSourceFunc cb, gpointer dat
     (void)cb;
     (void)data;
     slirp_pollfds_poll(ns->slirp, 0, get_revents, ns);
+    slirp_flush(ns);
     return G_SOURCE_CONTINUE;
 }
 
@@ -224,6 +257,7 @@ static void net_slirp_receive(NetClient *nc, const uint8_t *buf, size_t len)
     NetSlirp *ns = nc->opaque;
 
     slirp_input(ns->slirp, buf, (int)len);
+    slirp_flush(ns);
 }
 
 static void net_slirp_cleanup(NetClient *nc)
@@ -239,6 +273,7 @@ static void net_slirp_cleanup(NetClient *nc)
         slirp_cleanup(ns->slirp);
     }
     g_array_free(ns->fds, TRUE);
+    net_coalesce_free(ns->coalescer);
     g_free(ns);
 }
 
@@ -423,6 +458,7 @@ NetClient *net_slirp_create(const char *id, Opts *o, const char *raw, GError **e
     }
     ns = g_new0(NetSlirp, 1);
     ns->fds = g_array_new(FALSE, FALSE, sizeof(SlirpFd));
+    ns->coalescer = net_coalesce_new(slirp_emit, ns);
     nc = net_client_new(&net_slirp_ops, id, ns);
     ns->nc = nc;
     ns->slirp = slirp_new(&cfg, &slirp_callbacks, ns);

@@ -12,6 +12,12 @@
  * queue and tells the sender (ops->peer_ready) so a tap back end can
  * resume reading its file descriptor.
  *
+ * Receive offload: a back end may hand its peer one large TCP frame in
+ * place of a run of segments (net_send_gso, fed by a NetCoalescer) when
+ * the peer says it takes them (ops->gso_ok, e.g. a virtio-net whose guest
+ * negotiated GUEST_TSO4/6). A peer that does not is given the segments
+ * (net_segment), so no frame is lost for want of the offload.
+ *
  * Threads: every function here runs with the BQL held (vCPU threads doing
  * device I/O, the main loop dispatching back-end sources).
  */
@@ -30,6 +36,19 @@ typedef struct Machine Machine;
 #define NET_QUEUE_MAX 256            /* frames held for a busy receiver */
 #define NET_MAX_FRAME 65536          /* largest frame net_send() accepts */
 
+/*
+ * What a receiver needs to know of a TCP GSO frame: the Ethernet, IP and
+ * TCP headers of one segment followed by the payload of several. Its IP
+ * length fields and IPv4 header and TCP checksums are right (the sender
+ * verified each segment and recomputed them), so a receiver may pass it
+ * on as checked (virtio's DATA_VALID).
+ */
+typedef struct NetGso {
+    unsigned mss;                    /* largest segment payload; 0: a plain frame */
+    unsigned hdr_len;                /* Ethernet + IP + TCP header bytes */
+    bool ip6;                        /* TCP over IPv6, else over IPv4 */
+} NetGso;
+
 typedef struct NetClientOps {
     const char *type;                /* "user", "tap", "nic" */
     /*
@@ -38,6 +57,17 @@ typedef struct NetClientOps {
      * that finds itself full after all may drop the frame.
      */
     void (*receive)(NetClient *nc, const uint8_t *buf, size_t len);
+    /*
+     * Take one GSO frame (net_send_gso) of at most NET_MAX_FRAME bytes
+     * described by @gso; otherwise as receive(). Optional, with gso_ok.
+     */
+    void (*receive_gso)(NetClient *nc, const uint8_t *buf, size_t len, const NetGso *gso);
+    /*
+     * Whether receive_gso() may be handed a frame like @gso now (and, when
+     * can_receive() says yes, has room for one of NET_MAX_FRAME bytes).
+     * Optional: no GSO frames at all.
+     */
+    bool (*gso_ok)(NetClient *nc, const NetGso *gso);
     /* Whether receive() would accept a frame now. Optional: always yes. */
     bool (*can_receive)(NetClient *nc);
     /* The peer can take frames again (its queue drained). Optional. */
@@ -51,7 +81,7 @@ struct NetClient {
     char *name;                      /* netdev id, or the NIC's id/model */
     void *opaque;                    /* owner's state */
     NetClient *peer;
-    GQueue queue;                    /* GBytes frames waiting for this client */
+    GQueue queue;                    /* frames (net.c's NetPacket) waiting for this client */
     bool flushing;                   /* inside net_client_ready() */
     uint64_t dropped;                /* frames lost to a full queue */
 };
@@ -76,6 +106,17 @@ bool net_client_connect(NetClient *a, NetClient *b, GError **errp);
  * peer, oversized, or the queue overflowed and lost a frame).
  */
 bool net_send(NetClient *from, const uint8_t *buf, size_t len);
+/*
+ * Send the GSO frame @buf (see NetGso; @gso NULL or mss 0: net_send) to
+ * @from's peer: as one frame, delivered or queued, if the peer's gso_ok
+ * says it takes it, else cut into segments sent one by one. A queued GSO
+ * frame whose receiver no longer takes GSO when its turn comes is cut
+ * then. Returns false if anything was dropped (as net_send) or the frame
+ * could not be segmented.
+ */
+bool net_send_gso(NetClient *from, const uint8_t *buf, size_t len, const NetGso *gso);
+/* Whether @from's peer would take a GSO frame like @gso (its gso_ok). */
+bool net_peer_gso_ok(NetClient *from, const NetGso *gso);
 /* Whether @from's peer exists and can take a frame now with nothing queued. */
 bool net_peer_can_receive(NetClient *from);
 /*
@@ -132,6 +173,41 @@ bool net_csum_valid(const uint8_t *frame, size_t len);
 unsigned net_segment(const uint8_t *frame, size_t len, unsigned mss,
                      void (*emit)(void *opaque, const uint8_t *seg, size_t len),
                      void *opaque);
+
+/*
+ * Receive coalescing (net/offload.c): a back end feeds the frames it sends
+ * towards a NIC through a NetCoalescer, which merges consecutive in-order
+ * TCP segments of one flow into a GSO frame, so the guest's stack handles
+ * one large frame instead of dozens. net_coalesce_add() merges @frame
+ * into the pending frame when both are TCP data segments (IPv4 without
+ * options, or IPv6 without extension headers) carrying ACK and at most
+ * PSH besides, with right checksums, and @frame continues the pending
+ * one: the same Ethernet header, IP header (but for length, IPv4 id and
+ * checksum), ports, TCP header length and options; its sequence number
+ * where the pending payload ends; an ack number not behind; a payload no
+ * larger than the first segment's; the pending frame not closed (a short
+ * or PSH segment closes it); the result within 65535 IP bytes and
+ * NET_MAX_FRAME. Otherwise the pending frame is flushed first, and a
+ * frame that cannot start a merge (anything but such a segment, hostile
+ * bytes included) is emitted at once, unchanged. Frames are never
+ * reordered. The merged frame keeps the first segment's IPv4 id and takes
+ * the last one's ack number, window and PSH.
+ *
+ * net_coalesce_flush() emits the pending frame: a lone segment unchanged
+ * (@emit's gso NULL, as for frames passed through), several as one frame with the IP length, IPv4 header
+ * checksum and TCP checksum recomputed (from the segments' verified sums:
+ * no second pass over the payload) and mss the first segment's payload.
+ * A caller must flush before returning from the code that produced the
+ * frames; nothing is held across main-loop iterations. @emit's buffer is
+ * valid during the call.
+ */
+typedef struct NetCoalescer NetCoalescer;
+typedef void NetEmitFn(void *opaque, const uint8_t *frame, size_t len, const NetGso *gso);
+NetCoalescer *net_coalesce_new(NetEmitFn *emit, void *opaque);
+/* Free @c; a pending frame is dropped (flush first). NULL is fine. */
+void net_coalesce_free(NetCoalescer *c);
+void net_coalesce_add(NetCoalescer *c, const uint8_t *frame, size_t len);
+void net_coalesce_flush(NetCoalescer *c);
 
 /* Back-end constructors (net/slirp.c, net/tap.c); @raw is the whole option
  * string, for keys that may repeat (hostfwd). */

@@ -1,7 +1,9 @@
 /*
  * virtio-net on fake virtqueues (virtio-fake.h) with a test back end:
  * transmit (with checksum completion), receive into mergeable and plain
- * buffers, backpressure while the guest has no buffers, hostile buffers.
+ * buffers, backpressure while the guest has no buffers, hostile buffers,
+ * receive of GSO frames (GUEST_TSO4/6) and their segmentation when the
+ * guest cannot take them.
  */
 #include <string.h>
 #include <glib.h>
@@ -12,6 +14,8 @@
 #include "virtio-fake.h"
 
 #define F_MRG_RXBUF (1ull << 15)
+#define F_GUEST_TSO4 (1ull << 7)
+#define F_GUEST_TSO6 (1ull << 8)
 #define HDR 12
 
 typedef struct Fixture {
@@ -248,6 +252,168 @@ static void test_rx_hostile(Fixture *f, gconstpointer data)
     g_assert_cmpuint(fake_used_count(rxq(f)), ==, 0);
 }
 
+/*
+ * A TCP frame (IPv4 or IPv6, headers 54 or 74 bytes) with @payload bytes,
+ * as a back end's coalescer hands it over; its checksums are not needed
+ * by the NIC (NetGso vouches for them), only by segmentation.
+ */
+static size_t make_tcp_frame(uint8_t *f, bool ip6, size_t payload, NetGso *gso)
+{
+    size_t l4 = 14 + (ip6 ? 40 : 20), len = l4 + 20 + payload;
+
+    memset(f, 0, l4 + 20);
+    memcpy(f, "\x52\x54\x00\x01\x02\x03\x52\x55\x0a\x00\x02\x02", 12);
+    if (ip6) {
+        f[12] = 0x86, f[13] = 0xdd;
+        f[14] = 0x60;
+        f[18] = (len - l4) >> 8, f[19] = len - l4;
+        f[20] = 6, f[21] = 64;
+        f[14 + 23] = 1, f[14 + 39] = 2;
+    } else {
+        f[12] = 0x08;
+        f[14] = 0x45;
+        f[16] = (len - 14) >> 8, f[17] = len - 14;
+        f[20] = 0x40, f[22] = 64, f[23] = 6;
+        memcpy(f + 26, "\x0a\x00\x02\x02\x0a\x00\x02\x0f", 8);
+    }
+    f[l4 + 1] = 80, f[l4 + 2] = 0x9c, f[l4 + 3] = 0x40;
+    f[l4 + 12] = 5 << 4, f[l4 + 13] = 0x10;
+    for (size_t i = 0; i < payload; i++) {
+        f[l4 + 20 + i] = i * 3;
+    }
+    *gso = (NetGso){ .mss = 1460, .hdr_len = l4 + 20, .ip6 = ip6 };
+    return len;
+}
+
+static void check_rx_gso(Fixture *f, bool ip6)
+{
+    static uint8_t bufs[40][2048], frame[NET_MAX_FRAME];
+    NetGso gso;
+    size_t len = make_tcp_frame(frame, ip6, 20000, &gso), off = 0;
+    unsigned n = (HDR + len + 2047) / 2048;
+
+    fake_driver_ok(f->vd);
+    g_assert_true(virtio_has_feature(f->vd, ip6 ? F_GUEST_TSO6 : F_GUEST_TSO4));
+    for (int i = 0; i < 40; i++) {
+        fake_post_in(rxq(f), 100 + i, bufs[i], sizeof(bufs[i]));
+    }
+    f->vd->ops->queue_notify(f->vd, 0);
+    g_assert_true(net_peer_gso_ok(f->be, &gso));
+    g_assert_true(net_send_gso(f->be, frame, len, &gso));
+    /* One frame over n buffers; the header says what it is. */
+    g_assert_cmpuint(fake_used_count(rxq(f)), ==, n);
+    g_assert_cmphex(bufs[0][0], ==, 2);                          /* DATA_VALID */
+    g_assert_cmphex(bufs[0][1], ==, ip6 ? 4 : 1);                /* TCPV6/TCPV4 */
+    g_assert_cmpuint(bufs[0][2] | bufs[0][3] << 8, ==, gso.hdr_len);
+    g_assert_cmpuint(bufs[0][4] | bufs[0][5] << 8, ==, 1460);   /* gso_size */
+    g_assert_cmpuint(bufs[0][10] | bufs[0][11] << 8, ==, n);    /* num_buffers */
+    for (unsigned i = 0; i < n; i++) {
+        size_t w = fake_used(rxq(f), i).written;
+        g_assert_cmpuint(fake_used(rxq(f), i).head, ==, 100 + i);
+        g_assert_cmpuint(w, ==, MIN((size_t)2048, HDR + len - off));
+        g_assert_cmpmem(bufs[i] + (i ? 0 : HDR), w - (i ? 0 : HDR),
+                        frame + (i ? off - HDR : 0), w - (i ? 0 : HDR));
+        off += w;
+    }
+    g_assert_cmpuint(off, ==, HDR + len);
+}
+
+static void test_rx_gso_ipv4(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    check_rx_gso(f, false);
+}
+
+static void test_rx_gso_ipv6(Fixture *f, gconstpointer data)
+{
+    (void)data;
+    check_rx_gso(f, true);
+}
+
+/* Check that used buffers [@from, @to) hold one plain segment each. */
+static void check_segments(Fixture *f, uint8_t (*bufs)[2048], unsigned from, unsigned to)
+{
+    for (unsigned i = from; i < to; i++) {
+        size_t w = fake_used(rxq(f), i).written;
+        const uint8_t *b = bufs[fake_used(rxq(f), i).head];
+        g_assert_cmpuint(w, <=, HDR + 1514);
+        g_assert_cmphex(b[0], ==, 2);                  /* checksums verified */
+        g_assert_cmphex(b[1], ==, 0);                  /* no GSO */
+        g_assert_cmpuint(b[10] | b[11] << 8, ==, 1);
+        g_assert_true(net_csum_valid(b + HDR, w - HDR));
+    }
+}
+
+/*
+ * Too few buffers for a 64 KiB frame: the back end's GSO frame arrives as
+ * segments, those that do not fit wait (nothing lost); a guest that did
+ * not negotiate GUEST_TSO gets segments too.
+ */
+static void test_rx_gso_fallback(Fixture *f, gconstpointer data)
+{
+    static uint8_t bufs[64][2048], frame[NET_MAX_FRAME];
+    NetGso gso;
+    size_t len = make_tcp_frame(frame, false, 20000, &gso);
+
+    (void)data;
+    fake_driver_ok(f->vd);
+    for (int i = 0; i < 5; i++) {
+        fake_post_in(rxq(f), i, bufs[i], sizeof(bufs[i]));
+    }
+    f->vd->ops->queue_notify(f->vd, 0);
+    g_assert_false(net_peer_gso_ok(f->be, &gso));
+    g_assert_true(net_send_gso(f->be, frame, len, &gso));
+    g_assert_cmpuint(fake_used_count(rxq(f)), ==, 5);
+    for (int i = 5; i < 20; i++) {
+        fake_post_in(rxq(f), i, bufs[i], sizeof(bufs[i]));
+    }
+    f->vd->ops->queue_notify(f->vd, 0);
+    g_assert_cmpuint(fake_used_count(rxq(f)), ==, 14);       /* 20000 / 1460 */
+    check_segments(f, bufs, 0, 14);
+
+    /* The guest did not negotiate GUEST_TSO4 (only TSO6). */
+    fake_reset(f->vd);
+    fake_driver_ok(f->vd);
+    f->vd->guest_features &= ~F_GUEST_TSO4;
+    for (int i = 0; i < 64; i++) {
+        fake_post_in(rxq(f), i, bufs[i], sizeof(bufs[i]));
+    }
+    f->vd->ops->queue_notify(f->vd, 0);
+    g_assert_false(net_peer_gso_ok(f->be, &gso));
+    g_assert_true(net_send_gso(f->be, frame, len, &gso));
+    g_assert_cmpuint(fake_used_count(rxq(f)), ==, 14);
+    check_segments(f, bufs, 0, 14);
+}
+
+/* Without MRG_RXBUF a GSO frame needs one buffer that holds it all. */
+static void test_rx_gso_plain(Fixture *f, gconstpointer data)
+{
+    static uint8_t big[HDR + NET_MAX_FRAME + 100], small[4][2048];
+    static uint8_t frame[NET_MAX_FRAME];
+    NetGso gso;
+    size_t len = make_tcp_frame(frame, false, 30000, &gso);
+
+    (void)data;
+    fake_driver_ok(f->vd);
+    f->vd->guest_features &= ~F_MRG_RXBUF;
+    fake_post_in(rxq(f), 7, big, sizeof(big));
+    g_assert_true(net_send_gso(f->be, frame, len, &gso));
+    g_assert_cmpuint(fake_used_count(rxq(f)), ==, 1);
+    g_assert_cmpuint(fake_used(rxq(f), 0).written, ==, HDR + len);
+    g_assert_cmphex(big[1], ==, 1);
+    g_assert_cmpuint(big[10] | big[11] << 8, ==, 1);
+    g_assert_cmpmem(big + HDR, len, frame, len);
+    /* Small buffers: segments, one per buffer as they come. */
+    for (int i = 0; i < 4; i++) {
+        fake_post_in(rxq(f), i, small[i], sizeof(small[i]));
+    }
+    g_assert_false(net_peer_gso_ok(f->be, &gso));
+    g_assert_true(net_send_gso(f->be, frame, len, &gso));
+    g_assert_cmpuint(fake_used_count(rxq(f)), ==, 5);
+    g_assert_cmphex(small[0][1], ==, 0);
+    g_assert_true(net_csum_valid(small[0] + HDR, fake_used(rxq(f), 1).written - HDR));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -258,5 +424,9 @@ int main(int argc, char **argv)
     ADD("/virtio-net/rx-mergeable", test_rx_mergeable);
     ADD("/virtio-net/rx-plain", test_rx_plain);
     ADD("/virtio-net/rx-hostile", test_rx_hostile);
+    ADD("/virtio-net/rx-gso-ipv4", test_rx_gso_ipv4);
+    ADD("/virtio-net/rx-gso-ipv6", test_rx_gso_ipv6);
+    ADD("/virtio-net/rx-gso-fallback", test_rx_gso_fallback);
+    ADD("/virtio-net/rx-gso-plain", test_rx_gso_plain);
     return g_test_run();
 }

@@ -1,7 +1,9 @@
 /*
  * net/offload.c: TCP segmentation and receive checksum checks, on frames
  * built here the way a guest driver hands them over (one super-frame with
- * the IP length of the whole) and on hostile ones (short, bad offsets).
+ * the IP length of the whole) and on hostile ones (short, bad offsets);
+ * receive coalescing (NetCoalescer) of segment streams as slirp emits
+ * them; net_send_gso's delivery and fallback (net/net.c).
  */
 #include <string.h>
 #include <glib.h>
@@ -174,6 +176,463 @@ static void test_csum_valid(void)
     g_assert_false(net_csum_valid(s.seg[0].buf, s.seg[0].len));
 }
 
+/* ---- Receive coalescing ---- */
+
+/* What a NetCoalescer emitted, in order. */
+typedef struct Out {
+    GBytes *frame;
+    NetGso gso;                      /* mss 0: plain */
+} Out;
+
+typedef struct Emitted {
+    GArray *out;                     /* of Out */
+} Emitted;
+
+static void on_emit(void *opaque, const uint8_t *f, size_t len, const NetGso *gso)
+{
+    Emitted *e = opaque;
+    Out o = { g_bytes_new(f, len), gso ? *gso : (NetGso){ 0 } };
+
+    g_array_append_val(e->out, o);
+}
+
+static void emitted_clear(Emitted *e)
+{
+    for (guint i = 0; i < e->out->len; i++) {
+        g_bytes_unref(g_array_index(e->out, Out, i).frame);
+    }
+    g_array_set_size(e->out, 0);
+}
+
+static const uint8_t *out_data(Emitted *e, guint i, size_t *len)
+{
+    gsize n;
+    const uint8_t *d = g_bytes_get_data(g_array_index(e->out, Out, i).frame, &n);
+
+    *len = n;
+    return d;
+}
+
+/*
+ * Fill in @f's IP length, IPv4 header checksum and TCP checksum, computed
+ * here independently of net/offload.c.
+ */
+static void seal(uint8_t *f, size_t len, bool ip6)
+{
+    size_t l3 = ETH, l4 = l3 + (ip6 ? 40 : 20), n = len - l4;
+    uint32_t sum = 6 + (uint32_t)n;
+    const uint8_t *a = f + l3 + (ip6 ? 8 : 12);
+
+    if (ip6) {
+        f[l3 + 4] = (len - l4) >> 8, f[l3 + 5] = len - l4;
+    } else {
+        f[l3 + 2] = (len - l3) >> 8, f[l3 + 3] = len - l3;
+        f[l3 + 10] = f[l3 + 11] = 0;
+        uint16_t c = net_checksum(f + l3, 20, 0);
+        f[l3 + 10] = c >> 8, f[l3 + 11] = c;
+    }
+    for (size_t i = 0; i < (ip6 ? 32u : 8u); i += 2) {
+        sum += get16(a + i);
+    }
+    f[l4 + 16] = f[l4 + 17] = 0;
+    uint16_t c = net_checksum(f + l4, n, sum);
+    f[l4 + 16] = c >> 8, f[l4 + 17] = c;
+}
+
+/*
+ * A sealed data segment of @n payload bytes at sequence @seq (payload byte
+ * k of the stream is (seq + k) * 13), ack @ack, window @win, flags @flags.
+ */
+static size_t make_seg(uint8_t *f, bool ip6, uint32_t seq, size_t n, uint8_t flags,
+                       uint32_t ack, uint16_t win)
+{
+    size_t len = make_tcp(f, ip6, n, flags), l4 = ETH + (ip6 ? 40 : 20);
+
+    f[l4 + 4] = seq >> 24, f[l4 + 5] = seq >> 16, f[l4 + 6] = seq >> 8, f[l4 + 7] = seq;
+    f[l4 + 8] = ack >> 24, f[l4 + 9] = ack >> 16, f[l4 + 10] = ack >> 8, f[l4 + 11] = ack;
+    f[l4 + 14] = win >> 8, f[l4 + 15] = win;
+    for (size_t k = 0; k < n; k++) {
+        f[l4 + 20 + k] = (uint8_t)((seq + k) * 13);
+    }
+    seal(f, len, ip6);
+    return len;
+}
+
+/* Check that output @i is a merged frame of @payload bytes from @seq. */
+static void check_merged(Emitted *e, guint i, bool ip6, uint32_t seq, size_t payload,
+                         unsigned mss)
+{
+    size_t len, l4 = ETH + (ip6 ? 40 : 20), hdr = l4 + 20;
+    const uint8_t *p = out_data(e, i, &len);
+    const Out *o = &g_array_index(e->out, Out, i);
+
+    g_assert_cmpuint(o->gso.mss, ==, mss);
+    g_assert_cmpuint(o->gso.hdr_len, ==, hdr);
+    g_assert_cmpint(o->gso.ip6, ==, ip6);
+    g_assert_cmpuint(len, ==, hdr + payload);
+    g_assert_true(net_csum_valid(p, len));
+    if (ip6) {
+        g_assert_cmpuint(get16(p + ETH + 4), ==, len - l4);
+    } else {
+        g_assert_cmpuint(get16(p + ETH + 2), ==, len - ETH);
+    }
+    g_assert_cmphex(get32(p + l4 + 4), ==, seq);
+    for (size_t k = 0; k < payload; k++) {
+        g_assert_cmphex(p[hdr + k], ==, (uint8_t)((seq + k) * 13));
+    }
+}
+
+static void check_merge(bool ip6)
+{
+    static uint8_t f[2048];
+    Emitted e = { g_array_new(FALSE, FALSE, sizeof(Out)) };
+    NetCoalescer *c = net_coalesce_new(on_emit, &e);
+    size_t l4 = ETH + (ip6 ? 40 : 20), len, got;
+    uint32_t seq = 0xfffffc00u;          /* wraps inside the merge */
+    const uint8_t *p;
+
+    /* Odd-sized segments put payloads at odd offsets; the last is short. */
+    for (int k = 0; k < 4; k++) {
+        size_t n = k < 3 ? 999 : 500;
+        len = make_seg(f, ip6, seq, n, k == 3 ? 0x18 : 0x10, 1000 + k, 500 + k);
+        net_coalesce_add(c, f, len);
+        seq += n;
+    }
+    g_assert_cmpuint(e.out->len, ==, 0);             /* held until flushed */
+    net_coalesce_flush(c);
+    g_assert_cmpuint(e.out->len, ==, 1);
+    check_merged(&e, 0, ip6, 0xfffffc00u, 3 * 999 + 500, 999);
+    p = out_data(&e, 0, &got);
+    g_assert_cmphex(p[l4 + 13], ==, 0x18);          /* PSH of the last */
+    g_assert_cmpuint(get32(p + l4 + 8), ==, 1003);   /* the newest ack */
+    g_assert_cmpuint(get16(p + l4 + 14), ==, 503);   /* and window */
+    if (!ip6) {
+        g_assert_cmphex(get16(p + ETH + 4), ==, 0x1234);   /* the first id */
+    }
+    /* A lone segment comes out unchanged, as a plain frame. */
+    emitted_clear(&e);
+    len = make_seg(f, ip6, seq, 100, 0x10, 2000, 500);
+    net_coalesce_add(c, f, len);
+    net_coalesce_flush(c);
+    net_coalesce_flush(c);                           /* nothing left */
+    g_assert_cmpuint(e.out->len, ==, 1);
+    p = out_data(&e, 0, &got);
+    g_assert_cmpuint(g_array_index(e.out, Out, 0).gso.mss, ==, 0);
+    g_assert_cmpmem(p, got, f, len);
+    emitted_clear(&e);
+    g_array_free(e.out, TRUE);
+    net_coalesce_free(c);
+}
+
+static void test_coalesce_ipv4(void)
+{
+    check_merge(false);
+}
+
+static void test_coalesce_ipv6(void)
+{
+    check_merge(true);
+}
+
+/*
+ * Whatever breaks a merge flushes the pending frame first: the output
+ * keeps the input's order, and frames that cannot merge pass unchanged.
+ */
+static void test_coalesce_breaks(void)
+{
+    static uint8_t f[2048], a[2048];
+    Emitted e = { g_array_new(FALSE, FALSE, sizeof(Out)) };
+    NetCoalescer *c = net_coalesce_new(on_emit, &e);
+    size_t len, alen, got;
+    const uint8_t *p;
+
+    /* 1. two in order, 2. a gap, 3. the same flow continued by the gap's. */
+    net_coalesce_add(c, f, make_seg(f, false, 0, 1000, 0x10, 1, 9));
+    net_coalesce_add(c, f, make_seg(f, false, 1000, 1000, 0x10, 1, 9));
+    net_coalesce_add(c, f, make_seg(f, false, 3000, 1000, 0x10, 1, 9));
+    net_coalesce_add(c, f, make_seg(f, false, 4000, 1000, 0x10, 1, 9));
+    /* An ack behind the pending one: no merge. */
+    net_coalesce_add(c, f, make_seg(f, false, 5000, 1000, 0x10, 0, 9));
+    /* A FIN: passes through unchanged, after the pending frame. */
+    alen = make_seg(a, false, 6000, 10, 0x11, 1, 9);
+    net_coalesce_add(c, a, alen);
+    g_assert_cmpuint(e.out->len, ==, 4);
+    check_merged(&e, 0, false, 0, 2000, 1000);
+    check_merged(&e, 1, false, 3000, 2000, 1000);
+    g_assert_cmpuint(g_array_index(e.out, Out, 2).gso.mss, ==, 0);
+    p = out_data(&e, 3, &got);
+    g_assert_cmpmem(p, got, a, alen);
+    emitted_clear(&e);
+
+    /* Another flow (port), a bigger segment, other IP fields, options. */
+    net_coalesce_add(c, f, make_seg(f, false, 0, 1000, 0x10, 1, 9));
+    len = make_seg(f, false, 1000, 1000, 0x10, 1, 9);
+    f[ETH + 20 + 1] ^= 1;
+    seal(f, len, false);
+    net_coalesce_add(c, f, len);                     /* other source port */
+    net_coalesce_add(c, f, make_seg(f, false, 1000, 1001, 0x10, 1, 9));  /* > mss */
+    len = make_seg(f, false, 2001, 1001, 0x10, 1, 9);
+    f[ETH + 8] = 1;                                  /* TTL */
+    seal(f, len, false);
+    net_coalesce_add(c, f, len);
+    len = make_seg(f, false, 3002, 1001, 0x10, 1, 9);
+    f[ETH + 1] = 0x03;                               /* ECN CE */
+    seal(f, len, false);
+    net_coalesce_add(c, f, len);
+    net_coalesce_flush(c);
+    g_assert_cmpuint(e.out->len, ==, 5);
+    for (guint i = 0; i < e.out->len; i++) {
+        g_assert_cmpuint(g_array_index(e.out, Out, i).gso.mss, ==, 0);
+    }
+    emitted_clear(&e);
+
+    /* Flags other than ACK/PSH never merge; a pure ACK neither. */
+    static const uint8_t flags[] = { 0x02, 0x04, 0x12, 0x30, 0x50, 0x90, 0x00 };
+    for (unsigned i = 0; i < G_N_ELEMENTS(flags); i++) {
+        net_coalesce_add(c, f, make_seg(f, false, 0, 100, flags[i], 1, 9));
+        net_coalesce_add(c, f, make_seg(f, false, 100, 100, flags[i], 1, 9));
+    }
+    net_coalesce_add(c, f, make_seg(f, false, 0, 0, 0x10, 1, 9));
+    net_coalesce_add(c, f, make_seg(f, false, 0, 0, 0x10, 1, 9));
+    net_coalesce_flush(c);
+    g_assert_cmpuint(e.out->len, ==, 2 * G_N_ELEMENTS(flags) + 2);
+    for (guint i = 0; i < e.out->len; i++) {
+        g_assert_cmpuint(g_array_index(e.out, Out, i).gso.mss, ==, 0);
+    }
+    emitted_clear(&e);
+
+    /* A PSH segment ends a merge: the next one starts a new frame. */
+    net_coalesce_add(c, f, make_seg(f, false, 0, 100, 0x10, 1, 9));
+    net_coalesce_add(c, f, make_seg(f, false, 100, 100, 0x18, 1, 9));
+    net_coalesce_add(c, f, make_seg(f, false, 200, 100, 0x10, 1, 9));
+    net_coalesce_add(c, f, make_seg(f, false, 300, 100, 0x10, 1, 9));
+    net_coalesce_flush(c);
+    g_assert_cmpuint(e.out->len, ==, 2);
+    check_merged(&e, 0, false, 0, 200, 100);
+    check_merged(&e, 1, false, 200, 200, 100);
+    emitted_clear(&e);
+    g_array_free(e.out, TRUE);
+    net_coalesce_free(c);
+}
+
+/* 64 KiB is the limit: a long run splits into frames that stay under it. */
+static void test_coalesce_limit(void)
+{
+    static uint8_t f[2048];
+    Emitted e = { g_array_new(FALSE, FALSE, sizeof(Out)) };
+    NetCoalescer *c = net_coalesce_new(on_emit, &e);
+    uint32_t seq = 7;
+    size_t total = 0, len;
+
+    for (int k = 0; k < 100; k++) {
+        net_coalesce_add(c, f, make_seg(f, false, seq, 1460, 0x10, 1, 9));
+        seq += 1460;
+    }
+    net_coalesce_flush(c);
+    g_assert_cmpuint(e.out->len, ==, 3);             /* 44 + 44 + 12 segments */
+    seq = 7;
+    for (guint i = 0; i < e.out->len; i++) {
+        out_data(&e, i, &len);
+        g_assert_cmpuint(len, <=, NET_MAX_FRAME);
+        g_assert_cmpuint(len - ETH, <=, 65535);
+        check_merged(&e, i, false, seq, len - 54, 1460);
+        seq += len - 54;
+        total += len - 54;
+    }
+    g_assert_cmpuint(total, ==, 100 * 1460);
+    emitted_clear(&e);
+    g_array_free(e.out, TRUE);
+    net_coalesce_free(c);
+}
+
+/*
+ * Hostile and damaged frames among good ones: never a crash, the damaged
+ * ones come out unchanged and in order, merged frames are always sound.
+ */
+static void test_coalesce_hostile(void)
+{
+    static uint8_t f[2048], in[400][2048];
+    size_t inlen[400];
+    Emitted e = { g_array_new(FALSE, FALSE, sizeof(Out)) };
+    NetCoalescer *c = net_coalesce_new(on_emit, &e);
+    GRand *r = g_rand_new_with_seed(4);
+    size_t len, l = 0;
+    guint next = 0;
+    uint8_t *big;
+
+    /* Every truncation of a good segment (length fields then lie). */
+    len = make_seg(f, false, 0, 300, 0x10, 1, 9);
+    for (size_t cut = 0; cut < len; cut++) {
+        net_coalesce_add(c, f, cut);
+    }
+    big = g_malloc0(NET_MAX_FRAME + 1);
+    memcpy(big, f, len);
+    net_coalesce_add(c, big, NET_MAX_FRAME + 1);     /* oversized: passed on */
+    g_free(big);
+    g_assert_cmpuint(e.out->len, ==, len + 1);
+    for (guint i = 0; i < len; i++) {
+        const uint8_t *p = out_data(&e, i, &l);
+        g_assert_cmpuint(l, ==, i);
+        g_assert_cmpmem(p, l, f, i);
+        g_assert_cmpuint(g_array_index(e.out, Out, i).gso.mss, ==, 0);
+    }
+    emitted_clear(&e);
+
+    /* A stream with one random byte changed in some segments. */
+    uint32_t seq = 0;
+    for (int k = 0; k < 400; k++) {
+        bool ip6 = k >= 200;
+        inlen[k] = make_seg(in[k], ip6, seq, 200, 0x10, 1, 9);
+        seq += 200;
+        if (g_rand_int_range(r, 0, 4) == 0) {
+            in[k][g_rand_int_range(r, 0, inlen[k])] ^= 1u << g_rand_int_range(r, 0, 8);
+        }
+        net_coalesce_add(c, in[k], inlen[k]);
+    }
+    net_coalesce_flush(c);
+    /* Each output is an input unchanged or a sound merge of several. */
+    for (guint i = 0; i < e.out->len; i++) {
+        const Out *o = &g_array_index(e.out, Out, i);
+        const uint8_t *p = out_data(&e, i, &l);
+        g_assert_cmpuint(next, <, 400);
+        if (o->gso.mss == 0) {
+            g_assert_cmpmem(p, l, in[next], inlen[next]);
+            next++;
+        } else {
+            g_assert_true(net_csum_valid(p, l));
+            g_assert_cmpuint((l - o->gso.hdr_len) % 200, ==, 0);
+            next += (l - o->gso.hdr_len) / 200;
+        }
+    }
+    g_assert_cmpuint(next, ==, 400);
+    emitted_clear(&e);
+    g_rand_free(r);
+    g_array_free(e.out, TRUE);
+    net_coalesce_free(c);
+}
+
+/* ---- net_send_gso (net/net.c) ---- */
+
+typedef struct Peer {
+    NetClient *nc;
+    bool gso, open;
+    GArray *got;                     /* of Out */
+} Peer;
+
+static void peer_receive(NetClient *nc, const uint8_t *buf, size_t len)
+{
+    Peer *p = nc->opaque;
+    Out o = { g_bytes_new(buf, len), { 0 } };
+
+    g_array_append_val(p->got, o);
+}
+
+static void peer_receive_gso(NetClient *nc, const uint8_t *buf, size_t len, const NetGso *gso)
+{
+    Peer *p = nc->opaque;
+    Out o = { g_bytes_new(buf, len), *gso };
+
+    g_assert_true(p->gso);
+    g_array_append_val(p->got, o);
+}
+
+static bool peer_gso_ok(NetClient *nc, const NetGso *gso)
+{
+    Peer *p = nc->opaque;
+
+    (void)gso;
+    return p->gso;
+}
+
+static bool peer_can_receive(NetClient *nc)
+{
+    return ((Peer *)nc->opaque)->open;
+}
+
+static const NetClientOps gso_peer_ops = {
+    .type = "test", .receive = peer_receive, .receive_gso = peer_receive_gso,
+    .gso_ok = peer_gso_ok, .can_receive = peer_can_receive,
+};
+static const NetClientOps plain_peer_ops = { .type = "test", .receive = peer_receive };
+static const NetClientOps src_ops = { .type = "test", .receive = peer_receive };
+
+static void test_send_gso(void)
+{
+    static uint8_t f[2048];
+    Emitted e = { g_array_new(FALSE, FALSE, sizeof(Out)) };
+    NetCoalescer *c = net_coalesce_new(on_emit, &e);
+    Peer pg = { .gso = true, .open = true, .got = g_array_new(FALSE, FALSE, sizeof(Out)) };
+    Peer pp = { .got = g_array_new(FALSE, FALSE, sizeof(Out)) };
+    NetClient *a = net_client_new(&src_ops, "a", NULL);
+    NetClient *b = net_client_new(&src_ops, "b", NULL);
+    const Out *big;
+    size_t len;
+
+    pg.nc = net_client_new(&gso_peer_ops, "gso", &pg);
+    pp.nc = net_client_new(&plain_peer_ops, "plain", &pp);
+    g_assert_true(net_client_connect(a, pg.nc, NULL));
+    g_assert_true(net_client_connect(b, pp.nc, NULL));
+    for (int k = 0; k < 10; k++) {
+        net_coalesce_add(c, f, make_seg(f, false, k * 1000, 1000, 0x10, 1, 9));
+    }
+    net_coalesce_flush(c);
+    g_assert_cmpuint(e.out->len, ==, 1);
+    big = &g_array_index(e.out, Out, 0);
+    const uint8_t *d = g_bytes_get_data(big->frame, &len);
+
+    /* A GSO peer gets one frame with its metadata. */
+    g_assert_true(net_peer_gso_ok(a, &big->gso));
+    g_assert_true(net_send_gso(a, d, len, &big->gso));
+    g_assert_cmpuint(pg.got->len, ==, 1);
+    g_assert_cmpuint(g_array_index(pg.got, Out, 0).gso.mss, ==, 1000);
+    /* A plain peer gets the segments. */
+    g_assert_false(net_peer_gso_ok(b, &big->gso));
+    g_assert_true(net_send_gso(b, d, len, &big->gso));
+    g_assert_cmpuint(pp.got->len, ==, 10);
+    for (guint i = 0; i < 10; i++) {
+        gsize n;
+        const uint8_t *s = g_bytes_get_data(g_array_index(pp.got, Out, i).frame, &n);
+        g_assert_cmpuint(n, ==, 1054);
+        g_assert_true(net_csum_valid(s, n));
+        g_assert_cmphex(get32(s + ETH + 20 + 4), ==, i * 1000);
+    }
+    /* Queued while the peer took GSO, delivered after it stopped: segments,
+     * in their place between the frames around them. */
+    pg.open = false;
+    g_assert_true(net_send(a, f, 60));
+    g_assert_true(net_send_gso(a, d, len, &big->gso));
+    g_assert_true(net_send(a, f, 61));
+    pg.gso = false;
+    pg.open = true;
+    net_client_ready(pg.nc);
+    g_assert_cmpuint(pg.got->len, ==, 1 + 1 + 10 + 1);
+    g_assert_cmpuint(g_bytes_get_size(g_array_index(pg.got, Out, 1).frame), ==, 60);
+    g_assert_cmpuint(g_bytes_get_size(g_array_index(pg.got, Out, 2).frame), ==, 1054);
+    g_assert_cmpuint(g_bytes_get_size(g_array_index(pg.got, Out, 12).frame), ==, 61);
+    /* And while it still takes GSO: one frame again. */
+    pg.open = false;
+    pg.gso = true;
+    g_assert_true(net_send_gso(a, d, len, &big->gso));
+    pg.open = true;
+    net_client_ready(pg.nc);
+    g_assert_cmpuint(pg.got->len, ==, 14);
+    g_assert_cmpuint(g_array_index(pg.got, Out, 13).gso.mss, ==, 1000);
+
+    for (GArray *arr = pg.got; arr; arr = arr == pg.got ? pp.got : NULL) {
+        for (guint i = 0; i < arr->len; i++) {
+            g_bytes_unref(g_array_index(arr, Out, i).frame);
+        }
+        g_array_free(arr, TRUE);
+    }
+    net_client_free(a);
+    net_client_free(b);
+    net_client_free(pg.nc);
+    net_client_free(pp.nc);
+    emitted_clear(&e);
+    g_array_free(e.out, TRUE);
+    net_coalesce_free(c);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -182,5 +641,11 @@ int main(int argc, char **argv)
     g_test_add_func("/net/offload/segment-zero-ip-length", test_segment_zero_ip_length);
     g_test_add_func("/net/offload/segment-hostile", test_segment_hostile);
     g_test_add_func("/net/offload/csum-valid", test_csum_valid);
+    g_test_add_func("/net/offload/coalesce-ipv4", test_coalesce_ipv4);
+    g_test_add_func("/net/offload/coalesce-ipv6", test_coalesce_ipv6);
+    g_test_add_func("/net/offload/coalesce-breaks", test_coalesce_breaks);
+    g_test_add_func("/net/offload/coalesce-limit", test_coalesce_limit);
+    g_test_add_func("/net/offload/coalesce-hostile", test_coalesce_hostile);
+    g_test_add_func("/net/offload/send-gso", test_send_gso);
     return g_test_run();
 }
