@@ -57,6 +57,7 @@ typedef struct QmpSession {
     Chardev *chr;         /* this client's replies go here only */
     JsonStream js;
     bool negotiated;      /* qmp_capabilities ran on this connection */
+    bool oob;             /* ... and enabled the 'oob' capability */
     bool connected;       /* a client is there (greeted) */
 } QmpSession;
 
@@ -109,6 +110,8 @@ void qmp_result_empty(QmpResult *r);
  */
 void qmp_dispatch(const char *name, json_t *args, bool negotiated,
                   bool *negotiate, QmpResult *r);
+/* Whether qmp_capabilities' checked @enable list (or NULL) names 'oob'. */
+bool qmp_caps_enable_oob(const json_t *enable);
 
 /*
  * Run one HMP command line, appending its output ('\n' line ends) to

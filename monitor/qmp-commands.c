@@ -43,16 +43,23 @@ void qmp_result_empty(QmpResult *r)
 
 static void cmd_capabilities(json_t *args, QmpResult *r)
 {
-    json_t *a = json_object_get(args, "enable");
+    json_t *a = json_object_get(args, "enable"), *cap;
+    size_t i;
 
-    /* kemu offers no capabilities (no out-of-band execution yet). */
-    if (a && json_array_size(a) > 0) {
-        json_t *cap = json_array_get(a, 0);
-        const char *s = json_is_string(cap) ? json_string_value(cap) : "?";
-        qmp_result_error(r, QMP_ERR_GENERIC, "Capability '%s' not available", s);
-        return;
+    /* The one capability offered is 'oob' (see the greeting). */
+    json_array_foreach(a, i, cap) {
+        if (!json_is_string(cap) || strcmp(json_string_value(cap), "oob")) {
+            const char *s = json_is_string(cap) ? json_string_value(cap) : "?";
+            qmp_result_error(r, QMP_ERR_GENERIC, "Capability '%s' not available", s);
+            return;
+        }
     }
     qmp_result_empty(r);
+}
+
+bool qmp_caps_enable_oob(const json_t *enable)
+{
+    return json_array_size(enable) > 0;
 }
 
 static void cmd_query_version(json_t *args G_GNUC_UNUSED, QmpResult *r)

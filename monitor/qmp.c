@@ -23,11 +23,11 @@ static void qmp_send(QmpSession *ss, const json_t *msg)
 
 static void send_greeting(QmpSession *ss)
 {
-    json_t *greeting = json_pack("{s:{s:{s:{s:I,s:I,s:I},s:s},s:[]}}",
+    json_t *greeting = json_pack("{s:{s:{s:{s:I,s:I,s:I},s:s},s:[s]}}",
                                  "QMP", "version", "qemu",
                                  "micro", (json_int_t)0, "minor", (json_int_t)1,
                                  "major", (json_int_t)0,
-                                 "package", "kemu-0.1.0", "capabilities");
+                                 "package", "kemu-0.1.0", "capabilities", "oob");
 
     qmp_send(ss, greeting);
     json_decref(greeting);
@@ -51,7 +51,7 @@ static void send_error(QmpSession *ss, json_t *id, const char *cls, const char *
 /* Check the request's shape as QEMU does, then dispatch. */
 static void handle_request(QmpSession *ss, json_t *req)
 {
-    json_t *id, *exec, *argn, *args, *v;
+    json_t *id, *exec, *oob, *argn, *args, *v;
     const char *name, *key;
     QmpResult r = { 0 };
     bool negotiate = false;
@@ -62,22 +62,39 @@ static void handle_request(QmpSession *ss, json_t *req)
     }
     id = json_object_get(req, "id");
     json_object_foreach(req, key, v) {
-        if (strcmp(key, "execute") && strcmp(key, "arguments") && strcmp(key, "id")) {
+        if (strcmp(key, "execute") && strcmp(key, "exec-oob") && strcmp(key, "arguments") &&
+            strcmp(key, "id")) {
             g_autofree char *msg = g_strdup_printf("QMP input member '%s' is unexpected", key);
             send_error(ss, id, QMP_ERR_GENERIC, msg);
             return;
         }
     }
     exec = json_object_get(req, "execute");
-    if (!exec) {
+    oob = json_object_get(req, "exec-oob");
+    if (exec && oob) {
+        send_error(ss, id, QMP_ERR_GENERIC,
+                   "QMP input must not have both 'execute' and 'exec-oob'");
+        return;
+    }
+    if (!exec && !oob) {
         send_error(ss, id, QMP_ERR_GENERIC, "QMP input lacks member 'execute'");
         return;
     }
-    if (!json_is_string(exec)) {
-        send_error(ss, id, QMP_ERR_GENERIC, "QMP input member 'execute' must be a string");
+    if (!json_is_string(exec ? exec : oob)) {
+        send_error(ss, id, QMP_ERR_GENERIC, exec ? "QMP input member 'execute' must be a string"
+                                                 : "QMP input member 'exec-oob' must be a string");
         return;
     }
-    name = json_string_value(exec);
+    name = json_string_value(exec ? exec : oob);
+    /* Out-of-band execution: the capability is offered as QEMU offers it,
+       but no kemu command runs out of band (in QEMU only a few do). */
+    if (oob) {
+        g_autofree char *msg = ss->oob
+            ? g_strdup_printf("The command %s does not support OOB", name)
+            : g_strdup("Out-of-band execution requires the 'oob' capability");
+        send_error(ss, id, QMP_ERR_GENERIC, msg);
+        return;
+    }
     argn = json_object_get(req, "arguments");
     if (argn && !json_is_object(argn)) {
         send_error(ss, id, QMP_ERR_GENERIC, "QMP input member 'arguments' must be an object");
@@ -88,6 +105,7 @@ static void handle_request(QmpSession *ss, json_t *req)
     json_decref(args);
     if (negotiate) {
         ss->negotiated = true;
+        ss->oob = qmp_caps_enable_oob(json_object_get(argn, "enable"));
     }
     if (!r.ret) {
         send_error(ss, id, r.err_class, r.err_desc);

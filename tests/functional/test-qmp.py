@@ -150,7 +150,7 @@ def case_commands(kemu, guest):
         try:
             greeting = q.recv()
             assert greeting["QMP"]["version"]["package"] == "kemu-0.1.0", greeting
-            assert greeting["QMP"]["capabilities"] == [], greeting
+            assert greeting["QMP"]["capabilities"] == ["oob"], greeting
             assert open(pidfile).read().strip() == str(p.pid)
             assert q.error("query-status") == "CommandNotFound"
             assert q.cmd("qmp_capabilities") == {}

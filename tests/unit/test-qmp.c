@@ -172,14 +172,41 @@ static void test_greeting_and_negotiation(void)
     g_assert_cmpstr(str_member(v, "package"), ==, "kemu-0.1.0");
     g_assert_cmpint(int_member(member(v, "qemu"),
                                                "minor"), ==, 1);
+    g_assert_cmpuint(json_array_size(member(q, "capabilities")), ==, 1);
+    g_assert_cmpstr(json_string_value(json_array_get(member(q, "capabilities"), 0)), ==, "oob");
     client_send_str(fd, "{\"execute\": \"query-status\"}");
     expect_error(fd, "CommandNotFound",
                  "Expecting capabilities negotiation with 'qmp_capabilities'");
+    client_send_str(fd, "{\"execute\": \"qmp_capabilities\", "
+                        "\"arguments\": {\"enable\": [\"oob\", \"no-such\"]}}");
+    expect_error(fd, "GenericError", "Capability 'no-such' not available");
     client_send_str(fd, "{\"execute\": \"qmp_capabilities\", \"id\": 7}");
     g_autoptr(json_t) r = expect_return(fd);
     g_assert_cmpint(int_member(r, "id"), ==, 7);
     client_send_str(fd, "{\"execute\": \"qmp_capabilities\"}");
     expect_error(fd, "CommandNotFound", "Capabilities negotiation is already complete");
+    client_send_str(fd, "{\"exec-oob\": \"query-status\"}");
+    expect_error(fd, "GenericError", "Out-of-band execution requires the 'oob' capability");
+    close(fd);
+}
+
+/* 'oob' enabled: requests still run in order; no command runs out of band. */
+static void test_oob(void)
+{
+    int fd = client_connect();
+    g_autoptr(json_t) g = client_recv(fd);
+    g_autoptr(json_t) ok = NULL;
+    g_autoptr(json_t) st = NULL;
+
+    client_send_str(fd, "{\"execute\": \"qmp_capabilities\", "
+                        "\"arguments\": {\"enable\": [\"oob\"]}}");
+    ok = expect_return(fd);
+    client_send_str(fd, "{\"exec-oob\": \"query-status\", \"id\": 1}");
+    expect_error(fd, "GenericError", "The command query-status does not support OOB");
+    client_send_str(fd, "{\"exec-oob\": \"query-status\", \"execute\": \"query-status\"}");
+    expect_error(fd, "GenericError", "QMP input must not have both 'execute' and 'exec-oob'");
+    client_send_str(fd, "{\"execute\": \"query-status\"}");
+    st = expect_return(fd);
     close(fd);
 }
 
@@ -455,6 +482,7 @@ int main(int argc, char **argv)
     monitor_set_name("test-guest");
 
     g_test_add_func("/qmp/greeting-negotiation", test_greeting_and_negotiation);
+    g_test_add_func("/qmp/oob", test_oob);
     g_test_add_func("/qmp/commands", test_commands);
     g_test_add_func("/qmp/hostile-input", test_hostile_input);
     g_test_add_func("/qmp/disconnect-mid-command", test_disconnect_mid_command);
