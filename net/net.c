@@ -136,10 +136,12 @@ bool net_send_gso(NetClient *from, const uint8_t *buf, size_t len, const NetGso 
     if (!gso || gso->mss == 0) {
         return net_send(from, buf, len);
     }
-    if (!to || len == 0 || len > NET_MAX_FRAME) {
+    if (!to || len == 0) {
         return false;
     }
-    if (takes_gso(to, gso)) {
+    /* A frame beyond NET_MAX_FRAME (a guest's VLAN-tagged 64 KiB request)
+     * still makes segments that fit. */
+    if (len <= NET_MAX_FRAME && takes_gso(to, gso)) {
         return deliver(to, buf, len, gso);
     }
     return net_segment(buf, len, gso->mss, seg_send, &s) && s.ok;

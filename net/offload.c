@@ -155,6 +155,21 @@ static void seg_finish(uint8_t *s, size_t len, const L4Frame *h)
     be16_put(s + h->l4 + cso, h->proto == PROTO_UDP && c == 0 ? 0xffff : c);
 }
 
+unsigned net_segment_count(const uint8_t *f, size_t len, unsigned mss, size_t *hdr_len)
+{
+    L4Frame h;
+    size_t payload;
+
+    if (!parse(f, len, true, &h) || mss == 0 || h.hdr + mss > NET_MAX_FRAME) {
+        return 0;
+    }
+    payload = len - h.hdr;
+    if (hdr_len) {
+        *hdr_len = h.hdr;
+    }
+    return payload ? (unsigned)((payload + mss - 1) / mss) : 1;
+}
+
 unsigned net_segment(const uint8_t *f, size_t len, unsigned mss,
                      void (*emit)(void *opaque, const uint8_t *seg, size_t len),
                      void *opaque)
@@ -214,6 +229,21 @@ unsigned net_segment(const uint8_t *f, size_t len, unsigned mss,
  * appended and its one's-complement sum added to @psum (byte-swapped when
  * it lands at an odd offset), so the merged TCP checksum needs no second
  * pass over the payload.
+ *
+ * Pure ACKs (no payload, flags exactly ACK) are merged too, differently:
+ * a newer one replaces the pending one whole. That is safe because TCP
+ * acknowledgements are cumulative: an ACK for byte N says everything the
+ * ACKs before it in the run said, and its window is the receiver's latest
+ * word, so the guest loses nothing by seeing only the last. Its sender
+ * does not lose speed either: Linux grows cwnd by the bytes (segments)
+ * an ACK covers, not by the number of ACKs (RFC 3465 byte counting), and
+ * fewer ACKs only means fewer interrupts. The one piece of information a
+ * run of ACKs carries beyond its last is a repeated ack number, the
+ * duplicate ACK that signals loss (fast retransmit counts them); so only
+ * strictly increasing ack numbers are merged, and an equal one (a dupack,
+ * or a window update) flushes the pending ACK and is kept. ACKs carrying
+ * other flags, options that differ (SACK blocks, timestamps) or data never
+ * replace anything; nothing is held past the batch's flush.
  */
 #define TCP_ACK 0x10
 #define COALESCE_MAX_IP 65535
@@ -229,6 +259,7 @@ struct NetCoalescer {
     uint32_t next_seq;               /* sequence number that would continue it */
     uint32_t psum;                   /* folded sum of the payload so far */
     bool closed;                     /* a short or PSH segment ended it */
+    bool ack;                        /* the pending frame is a pure ACK */
 };
 
 NetCoalescer *net_coalesce_new(NetEmitFn *emit, void *opaque)
@@ -298,7 +329,7 @@ static bool continues(const NetCoalescer *c, const uint8_t *f, size_t len, const
     const uint8_t *p = c->buf, *pt = p + c->h.l4, *ft = f + h->l4;
     size_t n = len - h->hdr;
 
-    if (!c->len || c->closed || h->l3 != c->h.l3 || h->hdr != c->h.hdr ||
+    if (!c->len || c->ack || c->closed || h->l3 != c->h.l3 || h->hdr != c->h.hdr ||
         h->ip6 != c->h.ip6 || n > c->mss || c->len + n > NET_MAX_FRAME ||
         c->len + n - c->h.l3 > COALESCE_MAX_IP) {
         return false;
@@ -317,6 +348,48 @@ static bool continues(const NetCoalescer *c, const uint8_t *f, size_t len, const
     return !memcmp(pt, ft, 4) && be32(ft + 4) == c->next_seq &&
            (int32_t)(be32(ft + 8) - be32(pt + 8)) >= 0 && pt[12] == ft[12] &&
            !memcmp(pt + 18, ft + 18, h->hdr - h->l4 - 18);
+}
+
+/*
+ * Whether @f (headers @h) is a pure ACK that may replace or be replaced:
+ * TCP without payload (Ethernet padding allowed), flags exactly ACK (no
+ * SYN, FIN, RST, PSH, URG, ECE, CWR, nor reserved bits) and right
+ * checksums, so a damaged frame is never the one that survives.
+ */
+static bool pure_ack(const uint8_t *f, const L4Frame *h)
+{
+    const uint8_t *tcp = f + h->l4;
+
+    if (h->proto != PROTO_TCP || h->hdr != h->end || tcp[13] != TCP_ACK || (tcp[12] & 0x0f)) {
+        return false;
+    }
+    if (!h->ip6 && net_checksum(f + h->l3, h->l4 - h->l3, 0) != 0) {
+        return false;
+    }
+    return net_checksum(tcp, h->end - h->l4, pseudo_sum(f, h, h->end - h->l4)) == 0;
+}
+
+/*
+ * Whether pure ACK @f (headers @h) supersedes the pending pure ACK: the
+ * same Ethernet header, IP header (but for IPv4 id and checksum), ports,
+ * sequence number and TCP options, and an ack number strictly ahead.
+ */
+static bool ack_supersedes(const NetCoalescer *c, const uint8_t *f, const L4Frame *h)
+{
+    const uint8_t *p = c->buf, *pt = p + c->h.l4, *ft = f + h->l4;
+    size_t l3 = h->l3;
+
+    if (!c->len || !c->ack || l3 != c->h.l3 || h->l4 != c->h.l4 || h->hdr != c->h.hdr ||
+        h->ip6 != c->h.ip6 || memcmp(p, f, l3)) {
+        return false;
+    }
+    if (h->ip6 ? memcmp(p + l3, f + l3, 40)
+               : memcmp(p + l3, f + l3, 4) || memcmp(p + l3 + 6, f + l3 + 6, 4) ||
+                 memcmp(p + l3 + 12, f + l3 + 12, h->l4 - l3 - 12)) {
+        return false;
+    }
+    return !memcmp(pt, ft, 8) && (int32_t)(be32(ft + 8) - be32(pt + 8)) > 0 &&
+           !memcmp(pt + 20, ft + 20, h->hdr - h->l4 - 20);
 }
 
 void net_coalesce_flush(NetCoalescer *c)
@@ -354,8 +427,25 @@ void net_coalesce_add(NetCoalescer *c, const uint8_t *f, size_t len)
     uint32_t psum;
     size_t n;
 
-    if (len > NET_MAX_FRAME || !parse(f, len, false, &h) ||
-        !mergeable_segment(f, len, &h, &psum)) {
+    if (len > NET_MAX_FRAME || !parse(f, len, false, &h)) {
+        net_coalesce_flush(c);
+        c->emit(c->opaque, f, len, NULL);
+        return;
+    }
+    if (pure_ack(f, &h)) {
+        /* A newer cumulative ACK makes the pending one redundant. */
+        if (!ack_supersedes(c, f, &h)) {
+            net_coalesce_flush(c);
+        }
+        memcpy(c->buf, f, len);
+        c->len = len;
+        c->h = h;
+        c->segs = 1;
+        c->ack = true;
+        c->closed = true;
+        return;
+    }
+    if (!mergeable_segment(f, len, &h, &psum)) {
         net_coalesce_flush(c);
         c->emit(c->opaque, f, len, NULL);
         return;
@@ -379,6 +469,7 @@ void net_coalesce_add(NetCoalescer *c, const uint8_t *f, size_t len)
         c->len = len;
         c->h = h;
         c->segs = 1;
+        c->ack = false;
         c->mss = n;
         c->psum = psum;
     }

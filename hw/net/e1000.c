@@ -403,10 +403,29 @@ static void tx_emit(E1000 *s, uint8_t *p, size_t len)
  */
 static void tx_segment(E1000 *s)
 {
-    if (!net_segment(s->tx_buf, s->tx_len, s->ctx.mss, tx_out_seg, s)) {
+    size_t hdr = 0, left;
+    unsigned n = net_segment_count(s->tx_buf, s->tx_len, s->ctx.mss, &hdr);
+
+    if (!n) {
         log_guest_error("e1000: cannot segment a %zu-byte packet (mss %u)", s->tx_len,
                         s->ctx.mss);
+        return;
     }
+    if (R(s, E1000_RCTL) & E1000_RCTL_LBM) {
+        net_segment(s->tx_buf, s->tx_len, s->ctx.mss, tx_out_seg, s);
+        return;
+    }
+    /* Handed on whole (the back end cuts it or has it cut): count the
+     * segments as tx_out would have, one by one. */
+    left = s->tx_len - hdr;
+    for (unsigned i = 0; i < n; i++) {
+        size_t seg = MIN(left, (size_t)s->ctx.mss);
+        stat_add(s, E1000_GPTC, 1);
+        stat_add(s, E1000_TPT, 1);
+        stat_add(s, E1000_GOTCL, hdr + seg);
+        left -= seg;
+    }
+    net_send_gso(s->nic, s->tx_buf, s->tx_len, &(NetGso){ .mss = s->ctx.mss, .hdr_len = hdr });
 }
 
 static void tx_packet_done(E1000 *s)

@@ -2,9 +2,10 @@
  * virtio-net (device type 1) over virtio-pci: one receive queue (0) and
  * one transmit queue (1); features MAC, STATUS (link always up), CSUM
  * (the driver may leave a TCP/UDP checksum for us to fill), HOST_TSO4/6
- * (the driver may send TCP frames of up to 64 KiB, which we cut into
- * segments: net_segment), GUEST_CSUM (received frames whose checksums we
- * verified are marked DATA_VALID so the guest skips them) and MRG_RXBUF
+ * (the driver may send TCP frames of up to 64 KiB, handed whole to the
+ * back end, which cuts them or has them cut: net_send_gso), GUEST_CSUM
+ * (received frames whose checksums we verified are marked DATA_VALID so
+ * the guest skips them) and MRG_RXBUF
  * (a received frame may span several receive buffers; the header's
  * num_buffers says how many), GUEST_TSO4/6 (the back end may hand us TCP
  * GSO frames of up to 64 KiB, merged from its segments by a NetCoalescer;
@@ -251,13 +252,6 @@ static void tx_fill_csum(uint8_t *p, size_t len, const uint8_t *hdr)
     p[where + 1] = c;
 }
 
-static void tx_send_seg(void *opaque, const uint8_t *seg, size_t len)
-{
-    VirtioNet *n = opaque;
-
-    net_send(n->nic, seg, len);
-}
-
 /* One frame from the driver: @hdr, then @len bytes at @frame. */
 static void tx_one(VirtioNet *n, const uint8_t *hdr, uint8_t *frame, size_t len)
 {
@@ -272,8 +266,12 @@ static void tx_one(VirtioNet *n, const uint8_t *hdr, uint8_t *frame, size_t len)
         net_send(n->nic, frame, len);
     } else if (!need || !virtio_has_feature(&n->vd, need)) {
         log_guest_error("virtio-net: GSO type %u not negotiated, frame dropped", hdr[1]);
-    } else if (!net_segment(frame, len, mss, tx_send_seg, n)) {
+    } else if (!net_segment_count(frame, len, mss, NULL)) {
         log_guest_error("virtio-net: cannot segment a %zu-byte frame (gso_size %u)", len, mss);
+    } else {
+        NetGso g = { .mss = mss, .hdr_len = hdr[2] | hdr[3] << 8,
+                     .ip6 = gso == VIRTIO_NET_HDR_GSO_TCPV6 };
+        net_send_gso(n->nic, frame, len, &g);
     }
 }
 

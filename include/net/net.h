@@ -18,6 +18,11 @@
  * negotiated GUEST_TSO4/6). A peer that does not is given the segments
  * (net_segment), so no frame is lost for want of the offload.
  *
+ * Transmit offload: a NIC hands its guest's TCP segmentation request (a
+ * 64 KiB super-frame) to net_send_gso as well. A back end that takes it
+ * whole (slirp) cuts it itself and answers the whole burst at once; one
+ * that does not (tap) is given the segments.
+ *
  * Threads: every function here runs with the BQL held (vCPU threads doing
  * device I/O, the main loop dispatching back-end sources).
  */
@@ -38,10 +43,17 @@ typedef struct Machine Machine;
 
 /*
  * What a receiver needs to know of a TCP GSO frame: the Ethernet, IP and
- * TCP headers of one segment followed by the payload of several. Its IP
- * length fields and IPv4 header and TCP checksums are right (the sender
- * verified each segment and recomputed them), so a receiver may pass it
- * on as checked (virtio's DATA_VALID).
+ * TCP headers of one segment followed by the payload of several.
+ *
+ * From a back end (towards a NIC): its IP length fields and IPv4 header
+ * and TCP checksums are right (the sender verified each segment and
+ * recomputed them), so a receiver may pass it on as checked (virtio's
+ * DATA_VALID).
+ *
+ * From a NIC (towards a back end): the guest's segmentation request as
+ * it wrote it (TCP, or UDP from e1000), whose lengths and checksums mean
+ * nothing and whose bytes are untrusted; only mss counts (hdr_len and ip6
+ * are hints). The receiver cuts it with net_segment.
  */
 typedef struct NetGso {
     unsigned mss;                    /* largest segment payload; 0: a plain frame */
@@ -59,7 +71,8 @@ typedef struct NetClientOps {
     void (*receive)(NetClient *nc, const uint8_t *buf, size_t len);
     /*
      * Take one GSO frame (net_send_gso) of at most NET_MAX_FRAME bytes
-     * described by @gso; otherwise as receive(). Optional, with gso_ok.
+     * described by @gso (see NetGso for what a NIC's and a back end's
+     * frames promise); otherwise as receive(). Optional, with gso_ok.
      */
     void (*receive_gso)(NetClient *nc, const uint8_t *buf, size_t len, const NetGso *gso);
     /*
@@ -109,10 +122,10 @@ bool net_send(NetClient *from, const uint8_t *buf, size_t len);
 /*
  * Send the GSO frame @buf (see NetGso; @gso NULL or mss 0: net_send) to
  * @from's peer: as one frame, delivered or queued, if the peer's gso_ok
- * says it takes it, else cut into segments sent one by one. A queued GSO
- * frame whose receiver no longer takes GSO when its turn comes is cut
- * then. Returns false if anything was dropped (as net_send) or the frame
- * could not be segmented.
+ * says it takes it and it fits NET_MAX_FRAME, else cut into segments sent
+ * one by one. A queued GSO frame whose receiver no longer takes GSO when
+ * its turn comes is cut then. Returns false if anything was dropped (as
+ * net_send) or the frame could not be segmented.
  */
 bool net_send_gso(NetClient *from, const uint8_t *buf, size_t len, const NetGso *gso);
 /* Whether @from's peer would take a GSO frame like @gso (its gso_ok). */
@@ -173,6 +186,13 @@ bool net_csum_valid(const uint8_t *frame, size_t len);
 unsigned net_segment(const uint8_t *frame, size_t len, unsigned mss,
                      void (*emit)(void *opaque, const uint8_t *seg, size_t len),
                      void *opaque);
+/*
+ * How many segments net_segment(@frame, @len, @mss) would emit (0: it
+ * would refuse the frame), without cutting it; sets *@hdr_len (if not
+ * NULL and the count is not 0) to the header bytes each segment repeats.
+ * For a NIC that checks or counts a request before handing it on whole.
+ */
+unsigned net_segment_count(const uint8_t *frame, size_t len, unsigned mss, size_t *hdr_len);
 
 /*
  * Receive coalescing (net/offload.c): a back end feeds the frames it sends
@@ -193,9 +213,17 @@ unsigned net_segment(const uint8_t *frame, size_t len, unsigned mss,
  * reordered. The merged frame keeps the first segment's IPv4 id and takes
  * the last one's ack number, window and PSH.
  *
- * net_coalesce_flush() emits the pending frame: a lone segment unchanged
- * (@emit's gso NULL, as for frames passed through), several as one frame with the IP length, IPv4 header
- * checksum and TCP checksum recomputed (from the segments' verified sums:
+ * Pure ACKs merge by replacement: a TCP segment without payload whose
+ * flags are exactly ACK replaces a pending such ACK of the same flow
+ * (Ethernet and IP headers but for IPv4 id and checksum, ports, sequence
+ * number and options equal) if its ack number is strictly ahead; an equal
+ * one (a duplicate ACK, a window update) is never merged. Acks are
+ * cumulative, so the last one says all the run said (see net/offload.c).
+ *
+ * net_coalesce_flush() emits the pending frame: a lone segment or ACK
+ * unchanged (@emit's gso NULL, as for frames passed through), several
+ * segments as one frame with the IP length, IPv4 header checksum and TCP
+ * checksum recomputed (from the segments' verified sums:
  * no second pass over the payload) and mss the first segment's payload.
  * A caller must flush before returning from the code that produced the
  * frames; nothing is held across main-loop iterations. @emit's buffer is

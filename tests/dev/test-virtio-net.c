@@ -3,7 +3,8 @@
  * transmit (with checksum completion), receive into mergeable and plain
  * buffers, backpressure while the guest has no buffers, hostile buffers,
  * receive of GSO frames (GUEST_TSO4/6) and their segmentation when the
- * guest cannot take them.
+ * guest cannot take them; transmit of TSO frames (HOST_TSO4/6), whole to
+ * a back end that takes them, as segments to one that does not.
  */
 #include <string.h>
 #include <glib.h>
@@ -23,16 +24,39 @@ typedef struct Fixture {
     VirtioDevice *vd;
     NetClient *be;
     GPtrArray *sent;
+    GArray *sent_gso;                /* NetGso of each of sent (mss 0: plain) */
 } Fixture;
 
 static void be_receive(NetClient *nc, const uint8_t *buf, size_t len)
 {
     Fixture *f = nc->opaque;
 
+    NetGso none = { 0 };
+
     g_ptr_array_add(f->sent, g_bytes_new(buf, len));
+    g_array_append_val(f->sent_gso, none);
+}
+
+static void be_receive_gso(NetClient *nc, const uint8_t *buf, size_t len, const NetGso *gso)
+{
+    Fixture *f = nc->opaque;
+
+    g_ptr_array_add(f->sent, g_bytes_new(buf, len));
+    g_array_append_val(f->sent_gso, *gso);
+}
+
+static bool be_gso_ok(NetClient *nc, const NetGso *gso)
+{
+    (void)nc;
+    (void)gso;
+    return true;
 }
 
 static const NetClientOps be_ops = { .type = "test", .receive = be_receive };
+/* A back end like slirp that cuts a NIC's TSO frames itself. */
+static const NetClientOps be_gso_ops = {
+    .type = "test", .receive = be_receive, .receive_gso = be_receive_gso, .gso_ok = be_gso_ok,
+};
 
 static void setup(Fixture *f, gconstpointer data)
 {
@@ -44,6 +68,7 @@ static void setup(Fixture *f, gconstpointer data)
     f->m->pio = iobus_new("pio");
     f->m->mmio = iobus_new("mmio");
     f->sent = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    f->sent_gso = g_array_new(FALSE, FALSE, sizeof(NetGso));
     f->be = net_client_new(&be_ops, "be0", f);
     net_backend_register(f->be);
     g_assert_true(virtio_net_pci_type.create(f->m, o, &err));
@@ -63,6 +88,7 @@ static void teardown(Fixture *f, gconstpointer data)
     iobus_free(f->m->mmio);
     g_free(f->m);
     g_ptr_array_free(f->sent, TRUE);
+    g_array_free(f->sent_gso, TRUE);
 }
 
 static VirtQueue *rxq(Fixture *f)
@@ -285,6 +311,61 @@ static size_t make_tcp_frame(uint8_t *f, bool ip6, size_t payload, NetGso *gso)
     return len;
 }
 
+/*
+ * The driver's TSO frames (gso_type TCPV4/TCPV6, gso_size 1000): a back
+ * end without receive_gso gets checked segments, one with it the frame
+ * whole with the driver's gso_size; a frame that cannot be cut goes to
+ * neither.
+ */
+static void test_tx_tso(Fixture *f, gconstpointer data)
+{
+    static uint8_t pkt[HDR + 74 + 3500];
+    NetGso g;
+    gsize len;
+
+    (void)data;
+    fake_driver_ok(f->vd);
+    for (int ip6 = 0; ip6 < 2; ip6++) {
+        size_t flen = make_tcp_frame(pkt + HDR, ip6, 3500, &g);
+        memset(pkt, 0, HDR);
+        pkt[1] = ip6 ? 4 : 1;                        /* gso_type */
+        pkt[2] = g.hdr_len;
+        pkt[4] = 1000 & 0xff, pkt[5] = 1000 >> 8;    /* gso_size */
+
+        /* A plain back end: four segments with right checksums. */
+        f->be->ops = &be_ops;
+        g_ptr_array_set_size(f->sent, 0);
+        g_array_set_size(f->sent_gso, 0);
+        fake_post_out(txq(f), 0, pkt, HDR + flen);
+        f->vd->ops->queue_notify(f->vd, 1);
+        g_assert_cmpuint(f->sent->len, ==, 4);
+        for (guint i = 0; i < 4; i++) {
+            const uint8_t *d = g_bytes_get_data(f->sent->pdata[i], &len);
+            g_assert_cmpuint(len, ==, g.hdr_len + (i < 3 ? 1000 : 500));
+            g_assert_true(net_csum_valid(d, len));
+        }
+
+        /* A back end that takes it whole: one frame, as the driver wrote it. */
+        f->be->ops = &be_gso_ops;
+        g_ptr_array_set_size(f->sent, 0);
+        g_array_set_size(f->sent_gso, 0);
+        fake_post_out(txq(f), 1, pkt, HDR + flen);
+        f->vd->ops->queue_notify(f->vd, 1);
+        g_assert_cmpuint(f->sent->len, ==, 1);
+        const uint8_t *d = g_bytes_get_data(f->sent->pdata[0], &len);
+        g_assert_cmpmem(d, len, pkt + HDR, flen);
+        g_assert_cmpuint(g_array_index(f->sent_gso, NetGso, 0).mss, ==, 1000);
+        g_assert_cmpint(g_array_index(f->sent_gso, NetGso, 0).ip6, ==, ip6);
+
+        /* Not TCP (IPv4: ICMP; IPv6: an extension header): logged, dropped. */
+        pkt[HDR + (ip6 ? 20 : 23)] = ip6 ? 0 : 1;
+        fake_post_out(txq(f), 2, pkt, HDR + flen);
+        f->vd->ops->queue_notify(f->vd, 1);
+        g_assert_cmpuint(f->sent->len, ==, 1);
+    }
+    f->be->ops = &be_ops;
+}
+
 static void check_rx_gso(Fixture *f, bool ip6)
 {
     static uint8_t bufs[40][2048], frame[NET_MAX_FRAME];
@@ -421,6 +502,7 @@ int main(int argc, char **argv)
     ADD("/virtio-net/config", test_config);
     ADD("/virtio-net/tx", test_tx);
     ADD("/virtio-net/tx-csum", test_tx_csum);
+    ADD("/virtio-net/tx-tso", test_tx_tso);
     ADD("/virtio-net/rx-mergeable", test_rx_mergeable);
     ADD("/virtio-net/rx-plain", test_rx_plain);
     ADD("/virtio-net/rx-hostile", test_rx_hostile);

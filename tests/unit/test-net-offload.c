@@ -84,8 +84,10 @@ static void check_segments(bool ip6)
     size_t hdr = ETH + (ip6 ? 40 : 20) + 20, payload = 5000, mss = 1460;
     size_t len = make_tcp(f, ip6, payload, 0x18 | 0x80 | 0x01);  /* PSH ACK CWR FIN */
     Sink s = { .n = 0 };
-    size_t got = 0;
+    size_t got = 0, counted_hdr = 0;
 
+    g_assert_cmpuint(net_segment_count(f, len, mss, &counted_hdr), ==, 4);
+    g_assert_cmpuint(counted_hdr, ==, hdr);
     g_assert_cmpuint(net_segment(f, len, mss, collect, &s), ==, 4);
     g_assert_cmpuint(s.n, ==, 4);
     for (unsigned k = 0; k < s.n; k++) {
@@ -141,10 +143,14 @@ static void test_segment_hostile(void)
     Sink s = { .n = 0 };
 
     g_assert_cmpuint(net_segment(f, len, 0, collect, &s), ==, 0);         /* mss 0 */
+    g_assert_cmpuint(net_segment_count(f, len, 0, NULL), ==, 0);
     g_assert_cmpuint(net_segment(f, len, 70000, collect, &s), ==, 0);     /* huge mss */
+    g_assert_cmpuint(net_segment_count(f, len, 70000, NULL), ==, 0);
     for (size_t cut = 0; cut < ETH + 40; cut++) {                        /* short */
         g_assert_cmpuint(net_segment(f, cut, 1000, collect, &s), ==, 0);
+        g_assert_cmpuint(net_segment_count(f, cut, 1000, NULL), ==, 0);
     }
+    g_assert_cmpuint(net_segment_count(f, ETH + 40, 1000, NULL), ==, 1);  /* no payload */
     f[ETH + 20 + 12] = 15 << 4;          /* TCP header longer than the frame */
     g_assert_cmpuint(net_segment(f, ETH + 20 + 40, 1000, collect, &s), ==, 0);
     f[ETH + 20 + 12] = 5 << 4;
@@ -511,6 +517,163 @@ static void test_coalesce_hostile(void)
     net_coalesce_free(c);
 }
 
+/*
+ * A sealed pure ACK (or, with @flags, another bare segment) of flow
+ * 40000 -> 80 + @port_delta, sequence 5000, ack @ack, window @win; with
+ * @opt, four bytes of TCP options, all @opt.
+ */
+static size_t make_ack(uint8_t *f, bool ip6, uint8_t flags, uint32_t ack, uint16_t win,
+                       unsigned port_delta, uint8_t opt)
+{
+    size_t l4 = ETH + (ip6 ? 40 : 20), len = make_seg(f, ip6, 5000, opt ? 4 : 0, flags, ack, win);
+
+    f[l4 + 3] += port_delta;
+    if (opt) {
+        f[l4 + 12] = 6 << 4;
+        memset(f + l4 + 20, opt, 4);
+    }
+    seal(f, len, ip6);
+    return len;
+}
+
+/* Check that output @i is @want (@want_len bytes) unchanged, as a plain frame. */
+static void check_out(Emitted *e, guint i, const uint8_t *want, size_t want_len)
+{
+    size_t len;
+    const uint8_t *p = out_data(e, i, &len);
+
+    g_assert_cmpuint(g_array_index(e->out, Out, i).gso.mss, ==, 0);
+    g_assert_cmpmem(p, len, want, want_len);
+}
+
+/* A run of pure ACKs with rising ack numbers leaves only the last. */
+static void check_ack_run(bool ip6)
+{
+    static uint8_t f[2048];
+    Emitted e = { g_array_new(FALSE, FALSE, sizeof(Out)) };
+    NetCoalescer *c = net_coalesce_new(on_emit, &e);
+    size_t len = 0;
+
+    for (unsigned k = 0; k < 20; k++) {
+        /* The ack wraps past 2^32 inside the run; the window moves both ways. */
+        len = make_ack(f, ip6, 0x10, 0xffff0000u + k * 2920, 1000 + (k % 3) * 100, 0, 0);
+        net_coalesce_add(c, f, len);
+    }
+    g_assert_cmpuint(e.out->len, ==, 0);             /* held until flushed */
+    net_coalesce_flush(c);
+    g_assert_cmpuint(e.out->len, ==, 1);
+    check_out(&e, 0, f, len);                        /* the last, unchanged */
+    emitted_clear(&e);
+
+    /* The same options merge as well. */
+    net_coalesce_add(c, f, make_ack(f, ip6, 0x10, 100, 9, 0, 1));
+    len = make_ack(f, ip6, 0x10, 200, 9, 0, 1);
+    net_coalesce_add(c, f, len);
+    net_coalesce_flush(c);
+    g_assert_cmpuint(e.out->len, ==, 1);
+    check_out(&e, 0, f, len);
+    emitted_clear(&e);
+    g_array_free(e.out, TRUE);
+    net_coalesce_free(c);
+}
+
+static void test_coalesce_acks_ipv4(void)
+{
+    check_ack_run(false);
+}
+
+static void test_coalesce_acks_ipv6(void)
+{
+    check_ack_run(true);
+}
+
+/*
+ * ACKs that must not replace the pending one: a duplicate (a loss
+ * signal), one behind, a window update with the same ack, another flow,
+ * other options, other flags, data, a damaged one. Each flushes the
+ * pending ACK first and everything comes out unchanged, in order.
+ */
+static void test_coalesce_acks_kept(void)
+{
+    static uint8_t in[32][2048];
+    size_t inlen[32];
+    unsigned n = 0;
+    Emitted e = { g_array_new(FALSE, FALSE, sizeof(Out)) };
+    NetCoalescer *c = net_coalesce_new(on_emit, &e);
+    static const uint8_t flags[] = { 0x11, 0x12, 0x14, 0x18, 0x30, 0x50, 0x90 };
+
+#define IN(expr) (inlen[n] = (expr), net_coalesce_add(c, in[n], inlen[n]), n++)
+    IN(make_ack(in[n], false, 0x10, 1000, 9, 0, 0));
+    IN(make_ack(in[n], false, 0x10, 1000, 9, 0, 0));      /* dupack */
+    IN(make_ack(in[n], false, 0x10, 1000, 9, 0, 0));      /* and another */
+    IN(make_ack(in[n], false, 0x10, 999, 9, 0, 0));       /* behind */
+    IN(make_ack(in[n], false, 0x10, 999, 10, 0, 0));      /* window update */
+    IN(make_ack(in[n], false, 0x10, 2000, 10, 1, 0));     /* other port */
+    IN(make_ack(in[n], false, 0x10, 3000, 10, 1, 2));     /* options appear */
+    IN(make_ack(in[n], false, 0x10, 4000, 10, 1, 3));     /* other options */
+    for (unsigned i = 0; i < G_N_ELEMENTS(flags); i++) {
+        IN(make_ack(in[n], false, flags[i], 5000 + i, 10, 1, 0));
+    }
+    IN(make_ack(in[n], false, 0x10, 6000, 10, 1, 0));
+    IN(make_seg(in[n], false, 5000, 100, 0x10, 6001, 10)); /* data, same seq */
+    IN(make_ack(in[n], false, 0x10, 7000, 10, 0, 0));
+    IN(make_ack(in[n], true, 0x10, 8000, 10, 0, 0));       /* IPv6, same ports */
+    IN(make_ack(in[n], false, 0x10, 9000, 10, 0, 0));
+    inlen[n] = make_ack(in[n], false, 0x10, 10000, 10, 0, 0);
+    in[n][inlen[n] - 1] ^= 0x40;                           /* damaged checksum */
+    IN(inlen[n]);
+#undef IN
+    net_coalesce_flush(c);
+    g_assert_cmpuint(e.out->len, ==, n);
+    for (unsigned i = 0; i < n; i++) {
+        check_out(&e, i, in[i], inlen[i]);
+    }
+    emitted_clear(&e);
+    g_array_free(e.out, TRUE);
+    net_coalesce_free(c);
+}
+
+/*
+ * ACKs between data segments of the other direction's flow (as slirp
+ * emits them while it both sends and receives): data merges, ACK runs
+ * shrink to their last, and the order of the whole is kept.
+ */
+static void test_coalesce_acks_interleaved(void)
+{
+    static uint8_t f[2048], ack2[2048], ack4[2048];
+    size_t len2 = 0, len4 = 0;
+    Emitted e = { g_array_new(FALSE, FALSE, sizeof(Out)) };
+    NetCoalescer *c = net_coalesce_new(on_emit, &e);
+
+    net_coalesce_add(c, f, make_seg(f, false, 0, 1000, 0x10, 1, 9));
+    net_coalesce_add(c, f, make_seg(f, false, 1000, 1000, 0x10, 1, 9));
+    net_coalesce_add(c, f, make_ack(f, false, 0x10, 100, 9, 1, 0));
+    len2 = make_ack(ack2, false, 0x10, 200, 9, 1, 0);
+    net_coalesce_add(c, ack2, len2);
+    net_coalesce_add(c, f, make_seg(f, false, 2000, 1000, 0x10, 1, 9));
+    net_coalesce_add(c, f, make_seg(f, false, 3000, 1000, 0x10, 1, 9));
+    net_coalesce_add(c, f, make_ack(f, false, 0x10, 300, 9, 1, 0));
+    len4 = make_ack(ack4, false, 0x10, 400, 9, 1, 0);
+    net_coalesce_add(c, ack4, len4);
+    net_coalesce_flush(c);
+    g_assert_cmpuint(e.out->len, ==, 4);
+    check_merged(&e, 0, false, 0, 2000, 1000);
+    check_out(&e, 1, ack2, len2);
+    check_merged(&e, 2, false, 2000, 2000, 1000);
+    check_out(&e, 3, ack4, len4);
+    emitted_clear(&e);
+
+    /* A flush ends a run: the next batch's ACK does not reach back. */
+    net_coalesce_add(c, f, make_ack(f, false, 0x10, 500, 9, 1, 0));
+    net_coalesce_flush(c);
+    net_coalesce_add(c, f, make_ack(f, false, 0x10, 600, 9, 1, 0));
+    net_coalesce_flush(c);
+    g_assert_cmpuint(e.out->len, ==, 2);
+    emitted_clear(&e);
+    g_array_free(e.out, TRUE);
+    net_coalesce_free(c);
+}
+
 /* ---- net_send_gso (net/net.c) ---- */
 
 typedef struct Peer {
@@ -618,6 +781,21 @@ static void test_send_gso(void)
     g_assert_cmpuint(pg.got->len, ==, 14);
     g_assert_cmpuint(g_array_index(pg.got, Out, 13).gso.mss, ==, 1000);
 
+    /* Beyond NET_MAX_FRAME (a guest's VLAN-tagged request can be): even a
+     * GSO peer gets segments, 45 of 1460 bytes and the rest. */
+    uint8_t *huge = g_malloc(NET_MAX_FRAME + 100);
+    size_t hlen = make_tcp(huge, false, NET_MAX_FRAME + 100 - 54, 0x10);
+    NetGso hg = { .mss = 1460, .hdr_len = 54 };
+    g_assert_true(net_send_gso(a, huge, hlen, &hg));
+    g_assert_cmpuint(pg.got->len, ==, 14 + 45);
+    for (guint i = 14; i < pg.got->len; i++) {
+        gsize n;
+        const uint8_t *seg = g_bytes_get_data(g_array_index(pg.got, Out, i).frame, &n);
+        g_assert_cmpuint(g_array_index(pg.got, Out, i).gso.mss, ==, 0);
+        g_assert_true(net_csum_valid(seg, n));
+    }
+    g_free(huge);
+
     for (GArray *arr = pg.got; arr; arr = arr == pg.got ? pp.got : NULL) {
         for (guint i = 0; i < arr->len; i++) {
             g_bytes_unref(g_array_index(arr, Out, i).frame);
@@ -646,6 +824,10 @@ int main(int argc, char **argv)
     g_test_add_func("/net/offload/coalesce-breaks", test_coalesce_breaks);
     g_test_add_func("/net/offload/coalesce-limit", test_coalesce_limit);
     g_test_add_func("/net/offload/coalesce-hostile", test_coalesce_hostile);
+    g_test_add_func("/net/offload/coalesce-acks-ipv4", test_coalesce_acks_ipv4);
+    g_test_add_func("/net/offload/coalesce-acks-ipv6", test_coalesce_acks_ipv6);
+    g_test_add_func("/net/offload/coalesce-acks-kept", test_coalesce_acks_kept);
+    g_test_add_func("/net/offload/coalesce-acks-interleaved", test_coalesce_acks_interleaved);
     g_test_add_func("/net/offload/send-gso", test_send_gso);
     return g_test_run();
 }
