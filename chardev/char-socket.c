@@ -547,17 +547,11 @@ bool chardev_serve_clients(Chardev *c, ChardevClientFunc fn, void *opaque,
 static bool socket_attach(Chardev *c, const ChardevFrontend *fe, void *opaque,
                           GError **errp)
 {
-    if (c->fe || ((SocketChardev *)c)->client_fn) {
+    if (((SocketChardev *)c)->client_fn) {
         error_setg(errp, "chardev '%s' is already in use", c->label);
         return false;
     }
-    c->fe = fe;
-    c->fe_opaque = opaque;
-    if (c->open && fe->event) {
-        fe->event(opaque, CHR_EVENT_OPENED);
-    }
-    chr_input_resume(c);
-    return true;
+    return chr_attach_plain(c, fe, opaque, errp);
 }
 
 static void socket_detach(Chardev *c, void *opaque)

@@ -83,6 +83,12 @@ void chr_input_clear(Chardev *c);
  */
 void chr_input_resume(Chardev *c);
 
+/*
+ * chardev_attach() without the backend's override: the one front end of
+ * @c, refused if @c has one already. For overrides that add a check.
+ */
+bool chr_attach_plain(Chardev *c, const ChardevFrontend *fe, void *opaque, GError **errp);
+
 /* Send a CHR_EVENT_* to the front end and track open/closed. */
 void chr_send_event(Chardev *c, int event);
 

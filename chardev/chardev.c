@@ -377,6 +377,11 @@ bool chardev_attach(Chardev *c, const ChardevFrontend *fe, void *opaque, GError 
     if (c->ops->attach) {
         return c->ops->attach(c, fe, opaque, errp);
     }
+    return chr_attach_plain(c, fe, opaque, errp);
+}
+
+bool chr_attach_plain(Chardev *c, const ChardevFrontend *fe, void *opaque, GError **errp)
+{
     if (c->fe) {
         error_setg(errp, "chardev '%s' is already in use", c->label);
         return false;

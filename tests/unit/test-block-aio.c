@@ -16,62 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <glib.h>
+#include "blk-test.h"
 #include "block/block.h"
 
 #define IMG_SIZE (8u << 20)
-
-typedef struct Done {
-    bool done;
-    int ret;
-    GThread *thread;
-} Done;
-
-static void done_cb(void *opaque, int ret)
-{
-    Done *d = opaque;
-
-    g_assert_false(d->done);
-    d->done = true;
-    d->ret = ret;
-    d->thread = g_thread_self();
-}
-
-static gboolean timed_out(gpointer p)
-{
-    *(bool *)p = true;
-    return G_SOURCE_REMOVE;
-}
-
-/* Run the main loop until all @n of @d complete (10 s at most). */
-static void wait_all(Done *d, unsigned n)
-{
-    bool expired = false;
-    guint t = g_timeout_add(10000, timed_out, &expired);
-    unsigned i = 0;
-
-    while (!expired) {
-        while (i < n && d[i].done) {
-            i++;
-        }
-        if (i == n) {
-            break;
-        }
-        g_main_context_iteration(NULL, TRUE);
-    }
-    if (!expired) {
-        g_source_remove(t);
-    }
-    for (i = 0; i < n; i++) {
-        g_assert_true(d[i].done);
-        g_assert_true(d[i].thread == g_thread_self());
-    }
-}
-
-static int wait_one(Done *d)
-{
-    wait_all(d, 1);
-    return d->ret;
-}
 
 /* An IMG_SIZE image where byte i holds (i / 512) & 0xff; returns its path. */
 static char *make_image(void)
@@ -108,36 +56,13 @@ static BlockBackend *open_on(const char *path, BlockAioMode mode, BlockCacheMode
     return blk;
 }
 
-static void read_file_at(const char *path, uint64_t off, void *buf, size_t len)
-{
-    int fd = open(path, O_RDONLY);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(pread(fd, buf, len, off), ==, (ssize_t)len);
-    close(fd);
-}
-
-static int aio_rw(BlockBackend *blk, bool write, uint64_t off, struct iovec *iov, unsigned n)
-{
-    Done d = { 0 };
-
-    if (write) {
-        blk_aio_pwritev(blk, off, iov, n, done_cb, &d);
-    } else {
-        blk_aio_preadv(blk, off, iov, n, done_cb, &d);
-    }
-    /* Never completed inside the submit call. */
-    g_assert_false(d.done);
-    return wait_one(&d);
-}
-
 static int aio_flush(BlockBackend *blk)
 {
-    Done d = { 0 };
+    BlkTestDone d = { 0 };
 
-    blk_aio_flush(blk, done_cb, &d);
+    blk_aio_flush(blk, blk_test_done_cb, &d);
     g_assert_false(d.done);
-    return wait_one(&d);
+    return blk_test_wait(&d);
 }
 
 static void fill_pattern(uint8_t *p, size_t len, unsigned seed)
@@ -161,11 +86,11 @@ static void check_rw(BlockAioMode mode, BlockCacheMode cache)
         goto out;
     }
     fill_pattern(src, 16385, 1);
-    g_assert_cmpint(aio_rw(blk, true, 1 << 20, w, 3), ==, 0);
+    g_assert_cmpint(blk_test_rw(blk, true, 1 << 20, w, 3), ==, 0);
     g_assert_cmpint(aio_flush(blk), ==, 0);
-    read_file_at(path, 1 << 20, file, 16384);
+    blk_test_read_file_at(path, 1 << 20, file, 16384);
     g_assert_cmpmem(file, 16384, src + 1, 16384);
-    g_assert_cmpint(aio_rw(blk, false, 1 << 20, r, 2), ==, 0);
+    g_assert_cmpint(blk_test_rw(blk, false, 1 << 20, r, 2), ==, 0);
     g_assert_cmpmem(dst + 3, 16384, src + 1, 16384);
     blk_close(blk);
 out:
@@ -208,16 +133,16 @@ static void test_direct_large(gconstpointer mode)
     g_assert_cmpint(posix_memalign(&aligned, 4096, len), ==, 0);
     fill_pattern(odd, len + 1, 2);
     iov = (struct iovec){ odd + 1, len };
-    g_assert_cmpint(aio_rw(blk, true, 4096, &iov, 1), ==, 0);
-    read_file_at(path, 4096, file, len);
+    g_assert_cmpint(blk_test_rw(blk, true, 4096, &iov, 1), ==, 0);
+    blk_test_read_file_at(path, 4096, file, len);
     g_assert_cmpmem(file, len, odd + 1, len);
     iov = (struct iovec){ aligned, len };
-    g_assert_cmpint(aio_rw(blk, false, 4096, &iov, 1), ==, 0);
+    g_assert_cmpint(blk_test_rw(blk, false, 4096, &iov, 1), ==, 0);
     g_assert_cmpmem(aligned, len, odd + 1, len);
     fill_pattern(aligned, len, 3);
-    g_assert_cmpint(aio_rw(blk, true, 4096, &iov, 1), ==, 0);
+    g_assert_cmpint(blk_test_rw(blk, true, 4096, &iov, 1), ==, 0);
     iov = (struct iovec){ odd + 1, len };
-    g_assert_cmpint(aio_rw(blk, false, 4096, &iov, 1), ==, 0);
+    g_assert_cmpint(blk_test_rw(blk, false, 4096, &iov, 1), ==, 0);
     g_assert_cmpmem(odd + 1, len, aligned, len);
     free(aligned);
     blk_close(blk);
@@ -242,7 +167,7 @@ static void test_short_file(gconstpointer mode)
     for (unsigned i = 0; i < 4096; i++) {
         want[i] = (((1u << 20) - 4096 + i) / 512) & 0xff;
     }
-    g_assert_cmpint(aio_rw(blk, false, (1 << 20) - 4096, &iov, 1), ==, 0);
+    g_assert_cmpint(blk_test_rw(blk, false, (1 << 20) - 4096, &iov, 1), ==, 0);
     g_assert_cmpmem(buf, sizeof(buf), want, sizeof(want));
     blk_close(blk);
 out:
@@ -290,10 +215,10 @@ static void test_errors(gconstpointer mode)
     if (!blk) {
         goto out;
     }
-    g_assert_cmpint(aio_rw(blk, false, IMG_SIZE - 512, &iov, 1), ==, -EINVAL);
-    g_assert_cmpint(aio_rw(blk, true, IMG_SIZE, &iov, 1), ==, -EINVAL);
+    g_assert_cmpint(blk_test_rw(blk, false, IMG_SIZE - 512, &iov, 1), ==, -EINVAL);
+    g_assert_cmpint(blk_test_rw(blk, true, IMG_SIZE, &iov, 1), ==, -EINVAL);
     ro = open_on(path, GPOINTER_TO_INT(mode), BLK_CACHE_WRITEBACK, true);
-    g_assert_cmpint(aio_rw(ro, true, 0, &iov, 1), ==, -EROFS);
+    g_assert_cmpint(blk_test_rw(ro, true, 0, &iov, 1), ==, -EROFS);
     g_assert_cmpint(aio_flush(ro), ==, 0);
     blk_close(ro);
 
@@ -304,12 +229,12 @@ static void test_errors(gconstpointer mode)
     g_assert_cmpint(dup3(rofd, fd, O_CLOEXEC), ==, fd);
     close(rofd);
     memset(buf, 0x77, sizeof(buf));
-    g_assert_cmpint(aio_rw(blk, true, 0, &iov, 1), ==, -EBADF);
-    read_file_at(path, 0, file, sizeof(file));
+    g_assert_cmpint(blk_test_rw(blk, true, 0, &iov, 1), ==, -EBADF);
+    blk_test_read_file_at(path, 0, file, sizeof(file));
     g_assert_cmpuint(file[0], ==, 0);
     g_assert_cmpuint(file[4095], ==, 7);
     /* Reads still work on the swapped descriptor. */
-    g_assert_cmpint(aio_rw(blk, false, 512, &iov, 1), ==, 0);
+    g_assert_cmpint(blk_test_rw(blk, false, 512, &iov, 1), ==, 0);
     g_assert_cmpuint(buf[0], ==, 1);
     blk_close(blk);
 out:
@@ -324,7 +249,7 @@ static void test_many(gconstpointer mode)
     BlockBackend *blk = open_on(path, GPOINTER_TO_INT(mode), BLK_CACHE_WRITEBACK, false);
     g_autofree uint8_t *bufs = g_malloc(N * 4096);
     g_autofree uint8_t *file = g_malloc(N * 4096);
-    Done d[N] = { 0 }, flush = { 0 };
+    BlkTestDone d[N] = { 0 }, flush = { 0 };
     struct iovec iov[N];
 
     if (!blk) {
@@ -333,21 +258,21 @@ static void test_many(gconstpointer mode)
     for (unsigned i = 0; i < N; i++) {
         fill_pattern(bufs + i * 4096, 4096, i);
         iov[i] = (struct iovec){ bufs + i * 4096, 4096 };
-        blk_aio_pwritev(blk, i * 4096, &iov[i], 1, done_cb, &d[i]);
+        blk_aio_pwritev(blk, i * 4096, &iov[i], 1, blk_test_done_cb, &d[i]);
     }
-    wait_all(d, N);
+    blk_test_wait_all(d, N);
     for (unsigned i = 0; i < N; i++) {
         g_assert_cmpint(d[i].ret, ==, 0);
     }
-    read_file_at(path, 0, file, N * 4096);
+    blk_test_read_file_at(path, 0, file, N * 4096);
     g_assert_cmpmem(file, N * 4096, bufs, N * 4096);
     /* blk_drain() runs the callbacks without the main loop. */
     memset(d, 0, sizeof(d));
     memset(bufs, 0, N * 4096);
     for (unsigned i = 0; i < N; i++) {
-        blk_aio_preadv(blk, i * 4096, &iov[i], 1, done_cb, &d[i]);
+        blk_aio_preadv(blk, i * 4096, &iov[i], 1, blk_test_done_cb, &d[i]);
     }
-    blk_aio_flush(blk, done_cb, &flush);
+    blk_aio_flush(blk, blk_test_done_cb, &flush);
     blk_drain(blk);
     for (unsigned i = 0; i < N; i++) {
         g_assert_true(d[i].done);
@@ -378,14 +303,14 @@ static void test_many_segments(gconstpointer mode)
     for (unsigned i = 0; i < SEGS; i++) {
         iov[i] = (struct iovec){ src + i * SEG, SEG };
     }
-    g_assert_cmpint(aio_rw(blk, true, 0, iov, SEGS), ==, 0);
-    read_file_at(path, 0, file, SEGS * SEG);
+    g_assert_cmpint(blk_test_rw(blk, true, 0, iov, SEGS), ==, 0);
+    blk_test_read_file_at(path, 0, file, SEGS * SEG);
     g_assert_cmpmem(file, SEGS * SEG, src, SEGS * SEG);
     /* Read back in reverse segment order, to catch an offset mix-up. */
     for (unsigned i = 0; i < SEGS; i++) {
         iov[i] = (struct iovec){ dst + (SEGS - 1 - i) * SEG, SEG };
     }
-    g_assert_cmpint(aio_rw(blk, false, 0, iov, SEGS), ==, 0);
+    g_assert_cmpint(blk_test_rw(blk, false, 0, iov, SEGS), ==, 0);
     for (unsigned i = 0; i < SEGS; i++) {
         g_assert_cmpmem(dst + (SEGS - 1 - i) * SEG, SEG, src + i * SEG, SEG);
     }
@@ -400,17 +325,17 @@ static void test_zeroes(gconstpointer mode)
     g_autofree char *path = make_image();
     BlockBackend *blk = open_on(path, GPOINTER_TO_INT(mode), BLK_CACHE_WRITEBACK, false);
     uint8_t file[3 * 4096], zero[4096] = { 0 };
-    Done d = { 0 };
+    BlkTestDone d = { 0 };
 
     if (!blk) {
         goto out;
     }
-    blk_aio_write_zeroes(blk, 8192, 4096, false, done_cb, &d);
-    g_assert_cmpint(wait_one(&d), ==, 0);
-    d = (Done){ 0 };
-    blk_aio_discard(blk, 16384, 4096, done_cb, &d);
-    g_assert_cmpint(wait_one(&d), ==, 0);
-    read_file_at(path, 4096, file, sizeof(file));
+    blk_aio_write_zeroes(blk, 8192, 4096, false, blk_test_done_cb, &d);
+    g_assert_cmpint(blk_test_wait(&d), ==, 0);
+    d = (BlkTestDone){ 0 };
+    blk_aio_discard(blk, 16384, 4096, blk_test_done_cb, &d);
+    g_assert_cmpint(blk_test_wait(&d), ==, 0);
+    blk_test_read_file_at(path, 4096, file, sizeof(file));
     g_assert_cmpuint(file[0], ==, 8);
     g_assert_cmpmem(file + 4096, 4096, zero, 4096);
     g_assert_cmpuint(file[8192], ==, 24);
@@ -447,7 +372,7 @@ static void test_fallback(void)
         g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &old), ==, 0);
         g_assert_no_error(err);
         g_assert_cmpint(blk_aio_mode(blk), ==, BLK_AIO_THREADS);
-        g_assert_cmpint(aio_rw(blk, false, 1024, &iov, 1), ==, 0);
+        g_assert_cmpint(blk_test_rw(blk, false, 1024, &iov, 1), ==, 0);
         g_assert_cmpuint(buf[0], ==, 2);
         blk_close(blk);
         unlink(path);

@@ -9,47 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <glib.h>
+#include "blk-test.h"
 #include "block/block.h"
 
 #define IMG_SIZE (1u << 20)
-
-typedef struct Done {
-    bool done;
-    int ret;
-    GThread *thread;
-} Done;
-
-static void done_cb(void *opaque, int ret)
-{
-    Done *d = opaque;
-
-    d->done = true;
-    d->ret = ret;
-    d->thread = g_thread_self();
-}
-
-static gboolean timed_out(gpointer p)
-{
-    *(bool *)p = true;
-    return G_SOURCE_REMOVE;
-}
-
-/* Run the main loop until @d completes (5 s at most); returns its status. */
-static int wait_done(Done *d)
-{
-    bool expired = false;
-    guint t = g_timeout_add(5000, timed_out, &expired);
-
-    while (!d->done && !expired) {
-        g_main_context_iteration(NULL, TRUE);
-    }
-    g_assert_true(d->done);
-    if (!expired) {
-        g_source_remove(t);
-    }
-    g_assert_true(d->thread == g_thread_self());
-    return d->ret;
-}
 
 /* A 1 MiB image filled with byte 0xAA; returns its path. */
 static char *make_image(void)
@@ -77,27 +40,6 @@ static BlockBackend *open_img(const char *path, BlockCacheMode cache, bool ro)
     return blk;
 }
 
-static void read_file_at(const char *path, uint64_t off, void *buf, size_t len)
-{
-    int fd = open(path, O_RDONLY);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(pread(fd, buf, len, off), ==, (ssize_t)len);
-    close(fd);
-}
-
-static int aio_rw(BlockBackend *blk, bool write, uint64_t off, struct iovec *iov, unsigned n)
-{
-    Done d = { 0 };
-
-    if (write) {
-        blk_aio_pwritev(blk, off, iov, n, done_cb, &d);
-    } else {
-        blk_aio_preadv(blk, off, iov, n, done_cb, &d);
-    }
-    return wait_done(&d);
-}
-
 /* Write through two segments, check the file, read back through three. */
 static void check_rw(BlockCacheMode cache)
 {
@@ -112,15 +54,15 @@ static void check_rw(BlockCacheMode cache)
     for (unsigned i = 0; i < 8193; i++) {
         src[i] = i * 7 + 1;
     }
-    g_assert_cmpint(aio_rw(blk, true, 65536, w, 2), ==, 0);
-    read_file_at(path, 65536, file, sizeof(file));
+    g_assert_cmpint(blk_test_rw(blk, true, 65536, w, 2), ==, 0);
+    blk_test_read_file_at(path, 65536, file, sizeof(file));
     g_assert_cmpmem(file, sizeof(file), src + 1, 8192);
-    g_assert_cmpint(aio_rw(blk, false, 65536, r, 3), ==, 0);
+    g_assert_cmpint(blk_test_rw(blk, false, 65536, r, 3), ==, 0);
     g_assert_cmpmem(dst + 3, 8192, src + 1, 8192);
 
-    Done d = { 0 };
-    blk_aio_flush(blk, done_cb, &d);
-    g_assert_cmpint(wait_done(&d), ==, 0);
+    BlkTestDone d = { 0 };
+    blk_aio_flush(blk, blk_test_done_cb, &d);
+    g_assert_cmpint(blk_test_wait(&d), ==, 0);
     blk_close(blk);
     unlink(path);
 }
@@ -177,21 +119,21 @@ static void test_readonly(void)
     BlockBackend *blk = open_img(path, BLK_CACHE_WRITEBACK, true);
     uint8_t buf[512] = { 0 }, file[512];
     struct iovec iov = { buf, sizeof(buf) };
-    Done d = { 0 };
+    BlkTestDone d = { 0 };
 
     g_assert_true(blk_is_read_only(blk));
-    g_assert_cmpint(aio_rw(blk, true, 0, &iov, 1), ==, -EROFS);
-    blk_aio_discard(blk, 0, 4096, done_cb, &d);
-    g_assert_cmpint(wait_done(&d), ==, -EROFS);
-    d = (Done){ 0 };
-    blk_aio_write_zeroes(blk, 0, 4096, true, done_cb, &d);
-    g_assert_cmpint(wait_done(&d), ==, -EROFS);
+    g_assert_cmpint(blk_test_rw(blk, true, 0, &iov, 1), ==, -EROFS);
+    blk_aio_discard(blk, 0, 4096, blk_test_done_cb, &d);
+    g_assert_cmpint(blk_test_wait(&d), ==, -EROFS);
+    d = (BlkTestDone){ 0 };
+    blk_aio_write_zeroes(blk, 0, 4096, true, blk_test_done_cb, &d);
+    g_assert_cmpint(blk_test_wait(&d), ==, -EROFS);
     g_assert_cmpint(blk_pwrite(blk, 0, buf, sizeof(buf)), ==, -EROFS);
-    d = (Done){ 0 };
-    blk_aio_flush(blk, done_cb, &d);
-    g_assert_cmpint(wait_done(&d), ==, 0);
-    g_assert_cmpint(aio_rw(blk, false, 0, &iov, 1), ==, 0);
-    read_file_at(path, 0, file, sizeof(file));
+    d = (BlkTestDone){ 0 };
+    blk_aio_flush(blk, blk_test_done_cb, &d);
+    g_assert_cmpint(blk_test_wait(&d), ==, 0);
+    g_assert_cmpint(blk_test_rw(blk, false, 0, &iov, 1), ==, 0);
+    blk_test_read_file_at(path, 0, file, sizeof(file));
     g_assert_cmpmem(buf, sizeof(buf), file, sizeof(file));
     g_assert_cmpuint(buf[0], ==, 0xaa);
     blk_close(blk);
@@ -204,15 +146,15 @@ static void check_zeroed(BlockCacheMode cache, bool discard, bool unmap)
     BlockBackend *blk = open_img(path, cache, false);
     uint8_t file[3 * 4096], zero[4096] = { 0 };
     struct stat st;
-    Done d = { 0 };
+    BlkTestDone d = { 0 };
 
     if (discard) {
-        blk_aio_discard(blk, 4096, 4096, done_cb, &d);
+        blk_aio_discard(blk, 4096, 4096, blk_test_done_cb, &d);
     } else {
-        blk_aio_write_zeroes(blk, 4096, 4096, unmap, done_cb, &d);
+        blk_aio_write_zeroes(blk, 4096, 4096, unmap, blk_test_done_cb, &d);
     }
-    g_assert_cmpint(wait_done(&d), ==, 0);
-    read_file_at(path, 0, file, sizeof(file));
+    g_assert_cmpint(blk_test_wait(&d), ==, 0);
+    blk_test_read_file_at(path, 0, file, sizeof(file));
     g_assert_cmpuint(file[0], ==, 0xaa);
     g_assert_cmpuint(file[4095], ==, 0xaa);
     /* ext4 and tmpfs punch holes; a discard elsewhere may keep the data. */
@@ -247,15 +189,15 @@ static void test_out_of_range(void)
     BlockBackend *direct = open_img(path, BLK_CACHE_NONE, false);
     uint8_t buf[1024];
     struct iovec iov = { buf, sizeof(buf) };
-    Done d = { 0 };
+    BlkTestDone d = { 0 };
 
-    g_assert_cmpint(aio_rw(blk, false, IMG_SIZE - 512, &iov, 1), ==, -EINVAL);
-    g_assert_cmpint(aio_rw(blk, true, UINT64_MAX - 100, &iov, 1), ==, -EINVAL);
-    blk_aio_discard(blk, IMG_SIZE, 4096, done_cb, &d);
-    g_assert_cmpint(wait_done(&d), ==, -EINVAL);
+    g_assert_cmpint(blk_test_rw(blk, false, IMG_SIZE - 512, &iov, 1), ==, -EINVAL);
+    g_assert_cmpint(blk_test_rw(blk, true, UINT64_MAX - 100, &iov, 1), ==, -EINVAL);
+    blk_aio_discard(blk, IMG_SIZE, 4096, blk_test_done_cb, &d);
+    g_assert_cmpint(blk_test_wait(&d), ==, -EINVAL);
     /* O_DIRECT needs aligned offsets. */
-    g_assert_cmpint(aio_rw(direct, false, 100, &iov, 1), ==, -EINVAL);
-    g_assert_cmpint(aio_rw(direct, false, 512, &iov, 1), ==, 0);
+    g_assert_cmpint(blk_test_rw(direct, false, 100, &iov, 1), ==, -EINVAL);
+    g_assert_cmpint(blk_test_rw(direct, false, 512, &iov, 1), ==, 0);
     blk_close(direct);
     blk_close(blk);
     unlink(path);
@@ -266,24 +208,24 @@ static void test_async_main_loop(void)
 {
     g_autofree char *path = make_image();
     BlockBackend *blk = open_img(path, BLK_CACHE_WRITEBACK, false);
-    Done d[16] = { 0 };
+    BlkTestDone d[16] = { 0 };
     uint8_t bufs[16][512];
     struct iovec iov[16];
 
     for (unsigned i = 0; i < 16; i++) {
         memset(bufs[i], i, sizeof(bufs[i]));
         iov[i] = (struct iovec){ bufs[i], 512 };
-        blk_aio_pwritev(blk, i * 512, &iov[i], 1, done_cb, &d[i]);
+        blk_aio_pwritev(blk, i * 512, &iov[i], 1, blk_test_done_cb, &d[i]);
         g_assert_false(d[i].done);
     }
     for (unsigned i = 0; i < 16; i++) {
-        g_assert_cmpint(wait_done(&d[i]), ==, 0);
+        g_assert_cmpint(blk_test_wait(&d[i]), ==, 0);
     }
     /* blk_drain runs callbacks without the main loop. */
     memset(d, 0, sizeof(d));
     for (unsigned i = 0; i < 16; i++) {
         memset(bufs[i], 0, sizeof(bufs[i]));
-        blk_aio_preadv(blk, i * 512, &iov[i], 1, done_cb, &d[i]);
+        blk_aio_preadv(blk, i * 512, &iov[i], 1, blk_test_done_cb, &d[i]);
     }
     blk_drain(blk);
     for (unsigned i = 0; i < 16; i++) {
