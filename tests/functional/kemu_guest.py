@@ -6,9 +6,11 @@ powers off (docs/guest-kit.md). Guest starts kemu on it and reads the
 serial console; tests match what the guest prints.
 """
 import base64
+import hashlib
 import os
 import re
 import select
+import socket
 import subprocess
 import time
 
@@ -100,6 +102,26 @@ class Guest:
         tag = f" ({self.label})" if self.label else ""
         print(f"FAIL{tag}: {why}\n--- command: {' '.join(self.argv)}\n--- output (tail):\n{tail}")
         return 1
+
+
+def hostfwd_deliver(g, port, nbytes, timeout=300):
+    """Once the guest printed NC-LISTENING, send NBYTES random bytes to
+    127.0.0.1:PORT (a hostfwd into the guest's listener) and check the
+    guest's `RECEIVED <sha256>` line. None, or a failure reason."""
+    if (not g.wait_for(rb"NC-LISTENING|KEMU-RUN-EXIT=\d+", timeout=timeout)
+            or b"NC-LISTENING" not in g.out):
+        return "the guest's nc listener did not start"
+    data = os.urandom(nbytes)
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as c:
+        c.sendall(data)
+        c.shutdown(socket.SHUT_WR)
+        c.settimeout(timeout)
+        while c.recv(65536):
+            pass
+    m = g.wait_for(rb"RECEIVED ([0-9a-f]{64})|KEMU-RUN-EXIT=\d+", timeout=timeout)
+    if not m or not m.group(1) or m.group(1).decode() != hashlib.sha256(data).hexdigest():
+        return "hostfwd: the guest's digest of the received data is wrong (or none)"
+    return None
 
 
 def run_to_end(g):

@@ -36,7 +36,7 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kemu_guest import Guest, check_kit  # noqa: E402
+from kemu_guest import Guest, check_kit, hostfwd_deliver  # noqa: E402
 
 TIMEOUT = 300
 GUEST_PORT = 7777
@@ -131,20 +131,9 @@ def case_slirp(kemu, kit, model):
     sink.join(timeout=60)
     if sink.digest != blob_sha:
         return g.fail(f"upload: host got sha256 {sink.digest}, want {blob_sha}")
-    if (not g.wait_for(rb"NC-LISTENING|KEMU-RUN-EXIT=\d+", timeout=TIMEOUT)
-            or b"NC-LISTENING" not in g.out):
-        return g.fail("the guest's nc listener did not start")
-    data = os.urandom(200 * 1024)
-    with socket.create_connection(("127.0.0.1", fwd_port), timeout=60) as c:
-        c.sendall(data)
-        c.shutdown(socket.SHUT_WR)
-        c.settimeout(TIMEOUT)
-        while c.recv(65536):
-            pass
-    m = g.wait_for(rb"RECEIVED ([0-9a-f]{64})|KEMU-RUN-EXIT=\d+", timeout=TIMEOUT)
-    want = hashlib.sha256(data).hexdigest()
-    if not m or not m.group(1) or m.group(1).decode() != want:
-        return g.fail("hostfwd: the guest's digest of the received data is wrong")
+    why = hostfwd_deliver(g, fwd_port, 200 * 1024, TIMEOUT)
+    if why:
+        return g.fail(why)
     if not g.wait_for(rb"KEMU-RUN-EXIT=0", timeout=TIMEOUT):
         return g.fail("the guest command did not exit 0")
     try:
