@@ -24,6 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kemu_machine import Machine  # noqa: E402
+from qmp_wire import read_message  # noqa: E402
 
 TIMEOUT = 60
 KERNEL_TEXT = 0xffffffff81000000
@@ -52,13 +53,8 @@ class Client:
         return cls(socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT))
 
     def recv(self):
-        while b"\r\n" not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
-                raise EOFError("QMP connection closed")
-            self.buf += data
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return json.loads(line)
+        msg, self.buf = read_message(self.sock, self.buf)
+        return msg
 
     def send_raw(self, data):
         self.sock.sendall(data)

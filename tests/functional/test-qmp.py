@@ -40,6 +40,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kemu_machine import Machine  # noqa: E402
+from qmp_wire import read_message  # noqa: E402
 
 TIMEOUT = 30
 BOOT_TIMEOUT = 240
@@ -69,13 +70,8 @@ class Qmp:
 
     def recv(self):
         """The next message; EOFError when kemu closed the connection."""
-        while b"\r\n" not in self.buf:
-            data = self.sock.recv(65536)
-            if not data:
-                raise EOFError("QMP connection closed")
-            self.buf += data
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return json.loads(line)
+        msg, self.buf = read_message(self.sock, self.buf)
+        return msg
 
     def reply(self, name, **args):
         """Send command NAME; return its whole reply (events are kept)."""
