@@ -45,7 +45,7 @@ check: all kit $(ASAN_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	$(MESON) test -C $(ASAN_BUILD) --suite unit --suite dev --print-errorlogs \
 	    --num-processes $(JOBS) || rc=1; \
-	$(NINJA) -C $(FUZZ_BUILD) tests/fuzz/fuzz-virtqueue tests/fuzz/fuzz-virtio-blk || rc=1; \
+	$(NINJA) -C $(FUZZ_BUILD) tests/fuzz/fuzz-virtqueue tests/fuzz/fuzz-virtio-blk tests/fuzz/fuzz-net-offload || rc=1; \
 	$(MESON) test -C $(FUZZ_BUILD) --suite fuzz --no-rebuild --print-errorlogs || rc=1; \
 	./scripts/test-summary.py $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) || rc=1; \
 	exit $$rc
