@@ -13,6 +13,8 @@
  * Vcpu.accel can be used as a CPU * (target/x86/sys/mmu.c does).
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "accel/interp.h"
 #include "hw/intc/apic.h"
 #include "kemu/error.h"
@@ -125,18 +127,34 @@ static void interp_vcpu_free(Vcpu *v)
     g_free(iv->cpuid.e);
     g_mutex_clear(&iv->lock);
     g_cond_clear(&iv->wake);
-    g_free(iv);
+    free(iv);
+}
+
+/* A zeroed InterpVcpu on a cache-line boundary, so each 32-byte TLB entry
+   lies within one line (see TlbEntry); NULL if out of memory. */
+static InterpVcpu *ivcpu_alloc(void)
+{
+    void *p = NULL;
+
+    if (posix_memalign(&p, 64, sizeof(InterpVcpu))) {
+        return NULL;
+    }
+    return memset(p, 0, sizeof(InterpVcpu));
 }
 
 static bool interp_vcpu_init(Vcpu *v, GError **errp)
 {
     Machine *m = v->m;
-    InterpVcpu *iv = g_new0(InterpVcpu, 1);
+    InterpVcpu *iv = ivcpu_alloc();
     CpuidTable sup = { 0 };
     bool ok;
 
+    if (!iv) {
+        error_setg(errp, "out of memory for vCPU %u", v->index);
+        return false;
+    }
     if (!default_model && !interp_init(m, errp)) {
-        g_free(iv);
+        free(iv);
         return false;
     }
     x86_interp_supported_cpuid(&sup);
@@ -145,7 +163,7 @@ static bool interp_vcpu_init(Vcpu *v, GError **errp)
                          &iv->cpuid, errp);
     g_free(sup.e);
     if (!ok) {
-        g_free(iv);
+        free(iv);
         return false;
     }
     g_mutex_init(&iv->lock);

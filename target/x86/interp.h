@@ -104,15 +104,21 @@ typedef struct X86FpuState {
     uint8_t xmm[16][16];
 } X86FpuState;
 
-/* Software TLB entry: one per (privilege class, page slot). */
+/* Software TLB entry: one per (privilege class, page slot). 32 bytes,
+   so a hit touches one cache line when the TLB is 32-byte aligned (the
+   accelerator allocates CPUs that way); the colder fields are in TlbPhys. */
 typedef struct TlbEntry {
     uint64_t tag_r;       /* page-aligned linear address readable, or ~0 */
     uint64_t tag_w;       /* page-aligned linear address writable, or ~0 */
     uint64_t tag_x;       /* page-aligned linear address executable, or ~0 */
     uintptr_t addend;     /* host pointer = linear address + addend */
+} TlbEntry;
+
+/* The rest of a TLB entry, in CPU.tlb_phys at the same indices. */
+typedef struct TlbPhys {
     uint64_t paddr;       /* physical address of the page */
     uint32_t sys_flags;   /* sys/ private: TLB_F_* (global, large page) */
-} TlbEntry;
+} TlbPhys;
 
 #define TLB_BITS 10
 #define TLB_SIZE (1u << TLB_BITS)
@@ -183,6 +189,10 @@ struct CPU {
     int exc_nesting;      /* for #DF and triple-fault detection */
 
     TlbEntry tlb[2][TLB_SIZE];
+    TlbPhys tlb_phys[2][TLB_SIZE];
+    /* Moves whenever translations may have been dropped (mmu_flush,
+       mmu_flush_page): core/'s trace links stay valid while it holds. */
+    uint32_t tlb_gen;
     CodeCache *code;      /* decoded instructions (core/) */
 
     Machine *m;
@@ -280,6 +290,12 @@ void mmu_write_sys(CPU *cpu, uint64_t la, uint64_t val, unsigned size);
 static inline TlbEntry *tlb_entry(CPU *cpu, uint64_t la)
 {
     return &cpu->tlb[cpu->cpl == 3][(la >> 12) & (TLB_SIZE - 1)];
+}
+
+/* The TlbPhys half of entry @e of @cpu's TLB. */
+static inline TlbPhys *tlb_phys(CPU *cpu, const TlbEntry *e)
+{
+    return &cpu->tlb_phys[0][0] + (e - &cpu->tlb[0][0]);
 }
 
 #define DEFINE_MEM_ACCESS(bits, type)                                          \

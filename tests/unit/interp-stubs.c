@@ -37,7 +37,7 @@ static void fill_tlb(CPU *cpu, uint64_t la)
     e->tag_x = page;
     e->tag_w = code_page_has_code(cpu->m, pa) ? ~0ull : page;
     e->addend = 0;
-    e->paddr = pa;
+    tlb_phys(cpu, e)->paddr = pa;
 }
 
 static void check(CPU *cpu, uint64_t la, unsigned size, bool write)
@@ -98,11 +98,13 @@ void x86_atomic_unlock(void) {}
 void mmu_flush(CPU *cpu, bool global)
 {
     (void)global;
+    cpu->tlb_gen++;
     memset(cpu->tlb, 0xff, sizeof(cpu->tlb));
 }
 
 void mmu_flush_page(CPU *cpu, uint64_t la)
 {
+    cpu->tlb_gen++;
     memset(tlb_entry(cpu, la), 0xff, sizeof(TlbEntry));
 }
 

@@ -6,8 +6,11 @@
  * (see x86_insn_ends_trace), keyed by the physical address of their first
  * byte and the decoding mode. Conditional jumps do not end a trace: it
  * goes on with the fall-through path, and a taken jump leaves it early
- * (TRACE_SIDE_EXIT), still linking its target as a successor. A per-vCPU hash table finds them; their storage
- * is a bump arena flushed whole when full.
+ * (TRACE_SIDE_EXIT), still linking its target as a successor. Each trace
+ * links the traces that ran after it; otherwise a per-vCPU jump cache by
+ * linear address, then a hash table by physical address finds them.
+ * Links and jump-cache slots are checked without the TLB (see exec_key).
+ * Their storage is a bump arena flushed whole when full.
  *
  * Instructions that straddle a page boundary are never cached: they are
  * decoded from a 15-byte copy each time they run (rare, and it keeps every
@@ -39,6 +42,7 @@
 #define TRACE_MAX 32
 #define LOOP_SPINS 64        /* back-to-back runs of a self-looping trace */
 #define HASH_BITS 16
+#define JC_BITS 12           /* jump cache: recent traces by linear address */
 #define ARENA_SIZE (32u << 20)
 
 /* Physical page words: chunks of 1 GiB, 16 TiB of physical space. */
@@ -51,22 +55,33 @@ static uint32_t *page_chunks[NR_CHUNKS];
 static uint32_t code_epoch;
 
 typedef struct Trace {
-    struct Trace *next;   /* hash chain */
-    uint64_t paddr;
+    /* The traces that ran after this one, by linear address: checked
+       before the hash table. A link holds while the vCPU's exec_key (TLB
+       generation, privilege class, mode) is the one it was made under
+       and the successor's page word is unchanged: no TLB access. */
+    uint64_t succ_la[2];
+    uint64_t succ_key[2];
+    struct Trace *succ[2];
     uint32_t *genp;       /* the page's word */
     uint32_t gen;         /* its value when decoded */
     uint8_t mode;
     uint8_t n;
     uint8_t succ_rr;      /* which successor slot to replace next */
-    /* The traces that ran after this one, by linear address: checked
-       before the hash table (still validated through the TLB). */
-    uint64_t succ_la[2];
-    struct Trace *succ[2];
+    uint64_t paddr;
+    struct Trace *next;   /* hash chain */
     Insn insn[];
 } Trace;
 
+/* A jump-cache slot: valid under the same rules as a successor link. */
+typedef struct JumpCache {
+    uint64_t la;
+    uint64_t key;
+    Trace *t;
+} JumpCache;
+
 struct CodeCache {
     Trace *hash[1u << HASH_BITS];
+    JumpCache jc[1u << JC_BITS];
     uint8_t *arena;
     size_t arena_used;
     uint64_t flushes;     /* arena flushes: successor links die with them */
@@ -146,7 +161,7 @@ static void sync_write_tlb(CPU *cpu)
     for (unsigned k = 0; k < 2; k++) {
         for (unsigned n = 0; n < TLB_SIZE; n++) {
             TlbEntry *e = &cpu->tlb[k][n];
-            if (e->tag_w != ~0ull && code_page_has_code(cpu->m, e->paddr)) {
+            if (e->tag_w != ~0ull && code_page_has_code(cpu->m, cpu->tlb_phys[k][n].paddr)) {
                 e->tag_w = ~0ull;
             }
         }
@@ -262,6 +277,7 @@ static Trace *trace_build(CPU *cpu, CodeCache *cc, uint64_t paddr, const uint8_t
     }
     if (cc->arena_used + need > ARENA_SIZE) {
         memset(cc->hash, 0, sizeof(cc->hash));
+        memset(cc->jc, 0, sizeof(cc->jc));
         cc->arena_used = 0;
         cc->flushes++;
     }
@@ -295,6 +311,8 @@ static Trace *trace_build(CPU *cpu, CodeCache *cc, uint64_t paddr, const uint8_t
     t->n = n;
     t->succ_rr = 0;
     t->succ_la[0] = t->succ_la[1] = ~0ull;
+    t->succ_key[0] = t->succ_key[1] = ~0ull;
+    t->succ[0] = t->succ[1] = t;     /* a harmless prefetch target */
     t->next = cc->hash[bucket];
     cc->hash[bucket] = t;
     /* Keep Insn alignment for the next trace. */
@@ -302,14 +320,16 @@ static Trace *trace_build(CPU *cpu, CodeCache *cc, uint64_t paddr, const uint8_t
     return t;
 }
 
-/* Is @t still the right trace for linear @la? (mapping, mode, bytes) */
-static inline bool chain_valid(CPU *cpu, const Trace *t, uint64_t la)
+/*
+ * What a successor link depends on besides the code bytes: the linear to
+ * physical mapping and execute permission (valid until the TLB generation
+ * moves: every flush and INVLPG moves it; a translation dropped only by a
+ * TLB slot conflict may still be used, as a hardware TLB may), the
+ * privilege class that permission was checked for, and the decoding mode.
+ */
+static inline uint64_t exec_key(const CPU *cpu)
 {
-    TlbEntry *e = tlb_entry(cpu, la);
-
-    return e->tag_x == (la & ~0xfffull) && e->paddr == (t->paddr & ~0xfffull) &&
-           t->mode == cpu_mode(cpu) &&
-           __atomic_load_n(t->genp, __ATOMIC_RELAXED) == t->gen;
+    return ((uint64_t)cpu->tlb_gen << 3) | ((uint64_t)(cpu->cpl == 3) << 2) | cpu_mode(cpu);
 }
 
 /*
@@ -322,14 +342,20 @@ static __attribute__((noinline)) Trace *trace_lookup(CPU *cpu, CodeCache *cc, Tr
 {
     TlbEntry *e;
     const uint8_t *host;
-    uint64_t paddr, flushes = cc->flushes;
+    uint64_t paddr, flushes = cc->flushes, key = exec_key(cpu);
     unsigned avail, mode = cpu_mode(cpu), bucket;
+    JumpCache *j = &cc->jc[(la * 0x9e3779b97f4a7c15ull) >> (64 - JC_BITS)];
     Trace **pp, *t;
 
+    if (j->la == la && j->key == key && j->t &&
+        __atomic_load_n(j->t->genp, __ATOMIC_RELAXED) == j->t->gen) {
+        t = j->t;
+        goto found;
+    }
     e = tlb_entry(cpu, la);
     if (likely(e->tag_x == (la & ~0xfffull))) {
         host = (const uint8_t *)(uintptr_t)(la + e->addend);
-        paddr = e->paddr | (la & 0xfff);
+        paddr = tlb_phys(cpu, e)->paddr | (la & 0xfff);
         avail = 0x1000 - (la & 0xfff);
     } else {
         host = mmu_fetch(cpu, la, &paddr, &avail);
@@ -342,7 +368,7 @@ static __attribute__((noinline)) Trace *trace_lookup(CPU *cpu, CodeCache *cc, Tr
     for (pp = &cc->hash[bucket]; (t = *pp) != NULL; pp = &t->next) {
         if (t->paddr == paddr && t->mode == mode) {
             if (likely(__atomic_load_n(t->genp, __ATOMIC_RELAXED) == t->gen)) {
-                goto found;
+                goto hashed;
             }
             *pp = t->next;     /* stale: unlink, rebuild below */
             break;
@@ -353,6 +379,10 @@ static __attribute__((noinline)) Trace *trace_lookup(CPU *cpu, CodeCache *cc, Tr
         decode_uncached(cpu, la, host, avail, &cc->tmp);
         return NULL;
     }
+hashed:
+    j->la = la;
+    j->key = key;
+    j->t = t;
 found:
     if (prev && flushes == cc->flushes) {
         if (slot < 0) {
@@ -360,6 +390,7 @@ found:
             prev->succ_rr ^= 1;
         }
         prev->succ_la[slot] = la;
+        prev->succ_key[slot] = key;
         prev->succ[slot] = t;
     }
     return t;
@@ -374,7 +405,9 @@ static inline Trace *trace_get(CPU *cpu, CodeCache *cc, Trace *prev)
     if (prev) {
         for (unsigned k = 0; k < 2; k++) {
             if (prev->succ_la[k] == la) {
-                if (likely(chain_valid(cpu, prev->succ[k], la))) {
+                const Trace *t = prev->succ[k];
+                if (likely(prev->succ_key[k] == exec_key(cpu) &&
+                           __atomic_load_n(t->genp, __ATOMIC_RELAXED) == t->gen)) {
                     return prev->succ[k];
                 }
                 slot = (int)k;     /* stale link: replace it */
@@ -477,6 +510,14 @@ static __attribute__((noinline)) void exec_loop(CPU *cpu, CodeCache *cc)
         cc->cur = t;
         cc->cur_rip = cpu->s.rip;
         cc->cur_ppn = t->paddr >> 12;
+        /* The likely next traces: their headers and first instructions
+           are cold more often than not; fetch them while this one runs
+           (a prefetch of a stale pointer is harmless; integer arithmetic
+           for the second line, as the pointer may be anything). */
+        __builtin_prefetch(t->succ[0]);
+        __builtin_prefetch((const void *)((uintptr_t)t->succ[0] + 64));
+        __builtin_prefetch(t->succ[1]);
+        __builtin_prefetch((const void *)((uintptr_t)t->succ[1] + 64));
         for (unsigned spins = 0;;) {
             i = t->insn;
             end = i + t->n;

@@ -15,6 +15,8 @@
  * - Only canonical pages get tags (core/'s fast paths rely on it).
  * - Entries are 4 KiB slices even of large pages; TLB_F_LARGE marks them
  *   so INVLPG of any address of a large page drops every slice.
+ * - Every flush and INVLPG moves CPU.tlb_gen: core/ keeps using the
+ *   translations behind its trace links until it moves.
  *
  * Reference: Intel SDM Vol. 3A chapter 4 "Paging"; AMD APM Vol. 2, 5.
  */
@@ -212,10 +214,10 @@ protection:
     return false;
 }
 
-static void tlb_clear(TlbEntry *e)
+static void tlb_clear(CPU *cpu, TlbEntry *e)
 {
     e->tag_r = e->tag_w = e->tag_x = ~0ull;
-    e->sys_flags = 0;
+    tlb_phys(cpu, e)->sys_flags = 0;
 }
 
 static void tlb_fill(CPU *cpu, uint64_t la, int acc, bool user, const Walk *w,
@@ -226,15 +228,15 @@ static void tlb_fill(CPU *cpu, uint64_t la, int acc, bool user, const Walk *w,
     TlbEntry *e = &cpu->tlb[user][(la >> 12) & (TLB_SIZE - 1)];
     bool writable = w->write || (!user && !(cpu->s.cr0 & CR0_WP));
 
-    tlb_clear(e);
+    tlb_clear(cpu, e);
     /* Only canonical pages get tags: core/'s fast paths skip the
        canonical check because a TLB hit proves it. */
     if (!x86_canonical(page)) {
         return;
     }
     e->addend = (uintptr_t)host_page - (uintptr_t)page;
-    e->paddr = ppage;
-    e->sys_flags = (w->global ? TLB_F_GLOBAL : 0) |
+    tlb_phys(cpu, e)->paddr = ppage;
+    tlb_phys(cpu, e)->sys_flags = (w->global ? TLB_F_GLOBAL : 0) |
                    (w->page_shift > 12 ? TLB_F_LARGE | (w->page_shift << 8) : 0);
     e->tag_r = page;
     if (!w->nx) {
@@ -421,7 +423,7 @@ const uint8_t *mmu_fetch(CPU *cpu, uint64_t la, uint64_t *paddr, unsigned *avail
 
     *avail = 0x1000 - (la & 0xfff);
     if (likely(e->tag_x == (la & ~0xfffull))) {
-        *paddr = e->paddr | (la & 0xfff);
+        *paddr = tlb_phys(cpu, e)->paddr | (la & 0xfff);
         return (const uint8_t *)(uintptr_t)(la + e->addend);
     }
     host = xlate(cpu, la, ACC_EXEC, user, paddr);
@@ -449,11 +451,12 @@ void *mmu_rmw_ptr(CPU *cpu, uint64_t la, unsigned size)
 
 void mmu_flush(CPU *cpu, bool global)
 {
+    cpu->tlb_gen++;
     for (int u = 0; u < 2; u++) {
         for (unsigned i = 0; i < TLB_SIZE; i++) {
             TlbEntry *e = &cpu->tlb[u][i];
-            if (global || !(e->sys_flags & TLB_F_GLOBAL)) {
-                tlb_clear(e);
+            if (global || !(cpu->tlb_phys[u][i].sys_flags & TLB_F_GLOBAL)) {
+                tlb_clear(cpu, e);
             }
         }
     }
@@ -472,18 +475,20 @@ void mmu_flush_page(CPU *cpu, uint64_t la)
 {
     uint64_t page = la & ~0xfffull;
 
+    cpu->tlb_gen++;
     for (int u = 0; u < 2; u++) {
         TlbEntry *e = &cpu->tlb[u][(la >> 12) & (TLB_SIZE - 1)];
         if (entry_page(e) == page) {
-            tlb_clear(e);
+            tlb_clear(cpu, e);
         }
         /* Slices of a large page that covers @la live in other slots. */
         for (unsigned i = 0; i < TLB_SIZE; i++) {
+            uint32_t f = cpu->tlb_phys[u][i].sys_flags;
             e = &cpu->tlb[u][i];
-            if (e->sys_flags & TLB_F_LARGE) {
-                unsigned shift = (e->sys_flags >> 8) & 0x3f;
+            if (f & TLB_F_LARGE) {
+                unsigned shift = (f >> 8) & 0x3f;
                 if ((entry_page(e) >> shift) == (la >> shift)) {
-                    tlb_clear(e);
+                    tlb_clear(cpu, e);
                 }
             }
         }
