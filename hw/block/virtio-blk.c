@@ -12,6 +12,7 @@
 #include <string.h>
 #include "hw/block/virtio-blk.h"
 #include "hw/virtio/virtio.h"
+#include "kemu/bytes.h"
 #include "kemu/error.h"
 #include "kemu/log.h"
 
@@ -45,23 +46,6 @@ typedef struct BlkRequest {
     struct iovec data[VIRTQ_MAX_SG];
     VirtqElem elem;
 } BlkRequest;
-
-static uint64_t le_get(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-
-    for (unsigned i = 0; i < n; i++) {
-        v |= (uint64_t)p[i] << (8 * i);
-    }
-    return v;
-}
-
-static void le_put(uint8_t *p, uint64_t v, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++) {
-        p[i] = v >> (8 * i);
-    }
-}
 
 /*
  * Copy the bytes [@off, @off + @len) of @src into @dst as an iovec list
@@ -147,9 +131,9 @@ static int start_discard(VirtioBlk *s, BlkRequest *r)
         return VIRTIO_BLK_S_IOERR;
     }
     iov_to_buf(r->elem.out, r->elem.out_num, HDR_SIZE, seg, sizeof(seg));
-    sector = le_get(seg, 8);
-    nsec = le_get(seg + 8, 4);
-    flags = le_get(seg + 12, 4);
+    sector = ld64_le(seg);
+    nsec = ld32_le(seg + 8);
+    flags = ld32_le(seg + 12);
     if ((flags & ~DISCARD_FLAG_UNMAP) ||
         (r->type == VIRTIO_BLK_T_DISCARD && (flags & DISCARD_FLAG_UNMAP))) {
         return VIRTIO_BLK_S_UNSUPP;
@@ -183,8 +167,8 @@ static int start_request(VirtioBlk *s, BlkRequest *r)
         return VIRTIO_BLK_S_IOERR;
     }
     iov_to_buf(e->out, e->out_num, 0, hdr, sizeof(hdr));
-    r->type = le_get(hdr, 4);
-    sector = le_get(hdr + 8, 8);
+    r->type = ld32_le(hdr);
+    sector = ld64_le(hdr + 8);
     switch (r->type) {
     case VIRTIO_BLK_T_IN:
         len = e->in_len - 1;
@@ -285,15 +269,15 @@ static void blk_get_config(VirtioDevice *vd, uint8_t *cfg)
     VirtioBlk *s = (VirtioBlk *)vd;
 
     memset(cfg, 0, VIRTIO_BLK_CONFIG_SIZE);
-    le_put(cfg + 0, s->capacity, 8);
-    le_put(cfg + 12, BLK_QUEUE_SIZE - 2, 4);                /* seg_max */
-    le_put(cfg + 20, s->blk_size, 4);
-    le_put(cfg + 34, s->ops.num_queues, 2);
-    le_put(cfg + 36, MAX_DISCARD_SECTORS, 4);
-    le_put(cfg + 40, 1, 4);                                 /* max_discard_seg */
-    le_put(cfg + 44, s->blk_size >> SECTOR_SHIFT, 4);       /* discard alignment */
-    le_put(cfg + 48, MAX_DISCARD_SECTORS, 4);
-    le_put(cfg + 52, 1, 4);                                 /* max_write_zeroes_seg */
+    st64_le(cfg + 0, s->capacity);
+    st32_le(cfg + 12, BLK_QUEUE_SIZE - 2);                /* seg_max */
+    st32_le(cfg + 20, s->blk_size);
+    st16_le(cfg + 34, s->ops.num_queues);
+    st32_le(cfg + 36, MAX_DISCARD_SECTORS);
+    st32_le(cfg + 40, 1);                                 /* max_discard_seg */
+    st32_le(cfg + 44, s->blk_size >> SECTOR_SHIFT);       /* discard alignment */
+    st32_le(cfg + 48, MAX_DISCARD_SECTORS);
+    st32_le(cfg + 52, 1);                                 /* max_write_zeroes_seg */
     cfg[56] = 1;                                            /* write_zeroes_may_unmap */
 }
 

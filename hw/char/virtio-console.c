@@ -8,6 +8,7 @@
 #include "chardev/chardev.h"
 #include "hw/char/virtio-console.h"
 #include "hw/virtio/virtio.h"
+#include "kemu/bytes.h"
 #include "kemu/error.h"
 #include "kemu/log.h"
 
@@ -34,18 +35,12 @@ typedef struct VirtioConsole {
 /* Every virtio-serial-pci, newest first, for virtconsole to find. */
 static GSList *consoles;
 
-static void put_le16(uint8_t *p, uint16_t v)
-{
-    p[0] = v;
-    p[1] = v >> 8;
-}
-
 static void console_get_config(VirtioDevice *vd, uint8_t *cfg)
 {
     memset(cfg, 0, VIRTIO_CONSOLE_CONFIG_SIZE);
     (void)vd;
-    put_le16(cfg, CONSOLE_COLS);
-    put_le16(cfg + 2, CONSOLE_ROWS);
+    st16_le(cfg, CONSOLE_COLS);
+    st16_le(cfg + 2, CONSOLE_ROWS);
     cfg[4] = 1;                 /* max_nr_ports (read only with MULTIPORT) */
 }
 

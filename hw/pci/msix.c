@@ -11,6 +11,7 @@
  */
 #include <string.h>
 #include "hw/pci/pci-internal.h"
+#include "kemu/bytes.h"
 #include "kemu/error.h"
 #include "kemu/log.h"
 
@@ -128,7 +129,6 @@ static uint64_t msix_bar_read(void *opaque, uint64_t off, unsigned size)
     PciFunc *f = pci_func_of(d);
     uint64_t tlen = (uint64_t)d->msix_vectors * PCI_MSIX_ENTRY_SIZE;
     const uint8_t *src = NULL;
-    uint64_t v = 0;
 
     /* Both structures are 8-byte aligned with lengths a multiple of 8, and
      * the bus hands us naturally aligned accesses: none straddles them. */
@@ -140,10 +140,7 @@ static uint64_t msix_bar_read(void *opaque, uint64_t off, unsigned size)
         const PciBar *b = &d->bars[f->msix_bar];
         return b->ops ? b->ops->read(b->opaque, off, size) : 0;
     }
-    for (unsigned i = 0; i < size; i++) {
-        v |= (uint64_t)src[i] << (8 * i);
-    }
-    return v;
+    return ldn_le(src, size);
 }
 
 static void msix_bar_write(void *opaque, uint64_t off, uint64_t val, unsigned size)

@@ -18,6 +18,7 @@
 #include <sys/eventfd.h>
 #include <glib-unix.h>
 #include "accel/accel.h"
+#include "kemu/bytes.h"
 #include "kemu/error.h"
 #include "kemu/log.h"
 #include "virtio-internal.h"
@@ -96,23 +97,6 @@ struct VirtioPci {
 static VirtioPci *vp_of(VirtioDevice *vd)
 {
     return vd->pci.bars[MODERN_BAR].opaque;
-}
-
-static uint64_t get_le(const uint8_t *p, unsigned size)
-{
-    uint64_t v = 0;
-
-    for (unsigned i = 0; i < size; i++) {
-        v |= (uint64_t)p[i] << (8 * i);
-    }
-    return v;
-}
-
-static void put_le(uint8_t *p, uint64_t v, unsigned size)
-{
-    for (unsigned i = 0; i < size; i++) {
-        p[i] = v >> (8 * i);
-    }
 }
 
 static VirtQueue *selected_queue(VirtioPci *vp)
@@ -348,23 +332,23 @@ static void common_image(VirtioPci *vp, uint8_t *img)
     uint64_t gf = vp->gfselect <= 1 ? vd->guest_features >> (32 * vp->gfselect) : 0;
 
     memset(img, 0, COMMON_LEN);
-    put_le(img + CC_DFSELECT, vp->dfselect, 4);
-    put_le(img + CC_DF, (uint32_t)df, 4);
-    put_le(img + CC_GFSELECT, vp->gfselect, 4);
-    put_le(img + CC_GF, (uint32_t)gf, 4);
-    put_le(img + CC_MSIX, vp->config_vector, 2);
-    put_le(img + CC_NUMQ, vd->ops->num_queues, 2);
+    stn_le(img + CC_DFSELECT, vp->dfselect, 4);
+    stn_le(img + CC_DF, (uint32_t)df, 4);
+    stn_le(img + CC_GFSELECT, vp->gfselect, 4);
+    stn_le(img + CC_GF, (uint32_t)gf, 4);
+    stn_le(img + CC_MSIX, vp->config_vector, 2);
+    stn_le(img + CC_NUMQ, vd->ops->num_queues, 2);
     img[CC_STATUS] = vd->status;
     img[CC_CFGGEN] = (uint8_t)vd->config_generation;
-    put_le(img + CC_Q_SELECT, vp->queue_select, 2);
+    stn_le(img + CC_Q_SELECT, vp->queue_select, 2);
     if (vq) {
-        put_le(img + CC_Q_SIZE, vq->size, 2);
-        put_le(img + CC_Q_MSIX, vq->msix_vector, 2);
-        put_le(img + CC_Q_ENABLE, vq->enabled, 2);
-        put_le(img + CC_Q_NOFF, vq->index, 2);
-        put_le(img + CC_Q_DESC, vq->desc_gpa, 8);
-        put_le(img + CC_Q_DRIVER, vq->avail_gpa, 8);
-        put_le(img + CC_Q_DEVICE, vq->used_gpa, 8);
+        stn_le(img + CC_Q_SIZE, vq->size, 2);
+        stn_le(img + CC_Q_MSIX, vq->msix_vector, 2);
+        stn_le(img + CC_Q_ENABLE, vq->enabled, 2);
+        stn_le(img + CC_Q_NOFF, vq->index, 2);
+        stn_le(img + CC_Q_DESC, vq->desc_gpa, 8);
+        stn_le(img + CC_Q_DRIVER, vq->avail_gpa, 8);
+        stn_le(img + CC_Q_DEVICE, vq->used_gpa, 8);
     }
 }
 
@@ -457,13 +441,13 @@ static void common_write(VirtioPci *vp, uint64_t off, uint64_t val, unsigned siz
         return;
     }
     common_image(vp, img);
-    put_le(img + off, val, size);
+    stn_le(img + off, val, size);
     for (size_t i = 0; i < G_N_ELEMENTS(common_fields); i++) {
         const CommonField *f = &common_fields[i];
 
         if (off < f->off + f->size && f->off < off + size) {
             /* Re-read the image: an earlier field (queue_select) may matter. */
-            common_field_write(vp, f->off, get_le(img + f->off, f->size));
+            common_field_write(vp, f->off, ldn_le(img + f->off, f->size));
         }
     }
 }
@@ -476,7 +460,7 @@ static uint64_t common_read(VirtioPci *vp, uint64_t off, unsigned size)
         return 0;
     }
     common_image(vp, img);
-    return get_le(img + off, size);
+    return ldn_le(img + off, size);
 }
 
 /* ---- the modern BAR ---- */
@@ -492,7 +476,7 @@ static uint64_t device_cfg_read(VirtioDevice *vd, uint64_t off, unsigned size)
     vd->ops->get_config(vd, buf);
     /* Bytes past the config read as zero (buf has 8 spare bytes). */
     memset(buf + len, 0, sizeof(buf) - len);
-    return get_le(buf + off, size);
+    return ldn_le(buf + off, size);
 }
 
 static void device_cfg_write(VirtioDevice *vd, uint64_t off, uint64_t val, unsigned size)
@@ -503,7 +487,7 @@ static void device_cfg_write(VirtioDevice *vd, uint64_t off, uint64_t val, unsig
     if (off >= len || !vd->ops->set_config) {
         return;
     }
-    put_le(data, val, size);
+    stn_le(data, val, size);
     vd->ops->set_config(vd, off, data, MIN((size_t)size, len - off));
 }
 
@@ -594,8 +578,8 @@ static uint8_t add_virtio_cap(PciDevice *d, uint8_t type, uint8_t len, uint32_t 
     d->config[c + 2] = len;
     d->config[c + 3] = type;
     d->config[c + 4] = type == VIRTIO_PCI_CAP_PCI_CFG ? 0 : MODERN_BAR;
-    put_le(&d->config[c + 8], off, 4);
-    put_le(&d->config[c + 12], size, 4);
+    stn_le(&d->config[c + 8], off, 4);
+    stn_le(&d->config[c + 12], size, 4);
     return c;
 }
 
@@ -616,18 +600,18 @@ static void cfg_cap_written(PciDevice *d, unsigned off, unsigned size)
     if (!c || off + size <= c + 4u || off >= c + 20u) {
         return;
     }
-    boff = get_le(cap + 8, 4);
-    blen = get_le(cap + 12, 4);
+    boff = ldn_le(cap + 8, 4);
+    blen = ldn_le(cap + 12, 4);
     if (cap[4] != MODERN_BAR || (blen != 1 && blen != 2 && blen != 4) ||
         boff % blen || boff >= MODERN_BAR_SIZE) {
         return;
     }
     if (off < c + 16u) {
         if (boff < ISR_OFF || boff >= ISR_OFF + 4) {
-            put_le(cap + 16, modern_read(vp, boff, blen), 4);
+            stn_le(cap + 16, modern_read(vp, boff, blen), 4);
         }
     } else {
-        modern_write(vp, boff, get_le(cap + 16, blen), blen);
+        modern_write(vp, boff, ldn_le(cap + 16, blen), blen);
     }
 }
 
@@ -644,7 +628,7 @@ static void add_capabilities(VirtioDevice *vd)
     }
     c = add_virtio_cap(d, VIRTIO_PCI_CAP_NOTIFY_CFG, 20, NOTIFY_OFF,
                        NOTIFY_MULT * vd->ops->num_queues);
-    put_le(&d->config[c + 16], NOTIFY_MULT, 4);
+    stn_le(&d->config[c + 16], NOTIFY_MULT, 4);
     c = add_virtio_cap(d, VIRTIO_PCI_CAP_PCI_CFG, 20, 0, 0);
     /* bar, offset, length and data are the driver's to write */
     d->wmask[c + 4] = 0xff;

@@ -62,4 +62,26 @@ static inline void st64_le(void *p, uint64_t v)
     st32_le(b + 4, (uint32_t)(v >> 32));
 }
 
+/* Read @size (1 to 8) little-endian bytes at @p, zero-extended. */
+static inline uint64_t ldn_le(const void *p, unsigned size)
+{
+    const uint8_t *b = p;
+    uint64_t v = 0;
+
+    for (unsigned i = 0; i < size; i++) {
+        v |= (uint64_t)b[i] << (8 * i);
+    }
+    return v;
+}
+
+/* Write the low @size (1 to 8) bytes of @v at @p, little-endian. */
+static inline void stn_le(void *p, uint64_t v, unsigned size)
+{
+    uint8_t *b = p;
+
+    for (unsigned i = 0; i < size; i++) {
+        b[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
 #endif
