@@ -218,7 +218,14 @@ class Machine:
                 self._cond.wait(left)
 
     def _why(self, what):
-        return (f"{what}\n--- command: {' '.join(self.argv)}\n--- stderr:\n{self.stderr[-2000:]}"
+        try:
+            # A closed stream usually means kemu is on its way out.
+            status = self._proc.wait(timeout=2)
+            status = f"signal {-status}" if status < 0 else f"exit status {status}"
+        except subprocess.TimeoutExpired:
+            status = "still running"
+        return (f"{what}\n--- command: {' '.join(self.argv)}\n--- kemu: {status}"
+                f"\n--- stderr:\n{self.stderr[-2000:]}"
                 f"\n--- console (tail):\n{self.console[-2000:]}")
 
     # -- console ----------------------------------------------------------

@@ -707,9 +707,11 @@ static void run_random(GenFn gen, unsigned n, uint64_t seed, bool consume_flags)
         HostState st;
 
         gen(&e, &st);
-        if (consume_flags && rnd() % 2) {
+        if (consume_flags && rnd() % 2 && (intel_host || !e.undef)) {
             /* Read the lazily computed flags through a condition too:
-               SETcc r15b, or Jcc over an INC of r14. */
+               SETcc r15b, or Jcc over an INC of r14. Only Intel hosts
+               agree with the interpreter on undefined flags, and a
+               condition would carry them into the registers. */
             if (rnd() % 2) {
                 emit(&e, 0x41);
                 emit(&e, 0x0f);
