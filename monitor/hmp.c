@@ -1,5 +1,5 @@
 /*
- * HMP: the "(kemu) " prompt, its line editing and commands. Commands
+ * HMP: the "(qemu) " prompt, its line editing and commands. Commands
  * write into a GString so human-monitor-command can return the text.
  */
 #include <stdio.h>
@@ -15,7 +15,8 @@
 #include "system/runstate.h"
 #include "target/x86/debug-walk.h"
 
-#define HMP_PROMPT "(kemu) "
+/* QEMU's prompt: scripts that drive QEMU's monitor wait for it. */
+#define HMP_PROMPT "(qemu) "
 #define HMP_MAX_LINE 1024
 #define HMP_MAX_DUMP 4096     /* items one x/xp prints at most */
 
@@ -178,7 +179,8 @@ static void do_info(Machine *m, const char *what, GString *out)
         info_registers(m, out);
     } else if (!strcmp(what, "cpus")) {
         for (unsigned i = 0; i < m->ncpus; i++) {
-            g_string_append_printf(out, "%c CPU #%u\n", i == 0 ? '*' : ' ', i);
+            g_string_append_printf(out, "%c CPU #%u: thread_id=%" G_GINT64_FORMAT "\n",
+                                   i == 0 ? '*' : ' ', i, monitor_vcpu_thread_id(i));
         }
     } else if (!strcmp(what, "mtree")) {
         info_mtree(m, out);

@@ -124,6 +124,8 @@ Machine *monitor_machine(void);
 /* The machine commands act on (set by the first monitor created). */
 void monitor_note_machine(Machine *m);
 const char *monitor_name(void);
+/* The host thread id of vCPU @index (the process id if it has no thread). */
+gint64 monitor_vcpu_thread_id(unsigned index);
 /*
  * Send an event to every negotiated QMP session (qmp.c). Takes over the
  * reference to @data (an object, or NULL for none).

@@ -2,6 +2,7 @@
  * Monitor set-up from the command line, shared state and events
  * (include/monitor/monitor.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,29 @@ void monitor_free(Monitor *mon)
 Machine *monitor_machine(void)
 {
     return machine;
+}
+
+/* cpus.c names its vCPU threads "CPU N/accel". */
+gint64 monitor_vcpu_thread_id(unsigned index)
+{
+    g_autofree char *prefix = g_strdup_printf("CPU %u/", index);
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    gint64 tid = getpid();
+
+    while (d && (e = readdir(d))) {
+        g_autofree char *path = g_strdup_printf("/proc/self/task/%s/comm", e->d_name);
+        g_autofree char *comm = NULL;
+        if (e->d_name[0] != '.' && g_file_get_contents(path, &comm, NULL, NULL) &&
+            g_str_has_prefix(comm, prefix)) {
+            tid = g_ascii_strtoll(e->d_name, NULL, 10);
+            break;
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    return tid;
 }
 
 void monitor_note_machine(Machine *m)

@@ -1,11 +1,9 @@
 /*
  * The QMP command table: argument checks and the commands themselves.
  */
-#include <dirent.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "accel/accel.h"
 #include "block/block.h"
 #include "hw/acpi/pm.h"
@@ -97,29 +95,6 @@ static void cmd_query_kvm(json_t *args G_GNUC_UNUSED, QmpResult *r)
                        "present", kvm && kvm->available());
 }
 
-/* The host thread id of vCPU @index: cpus.c names its threads "CPU N/accel". */
-static gint64 vcpu_thread_id(unsigned index)
-{
-    g_autofree char *prefix = g_strdup_printf("CPU %u/", index);
-    DIR *d = opendir("/proc/self/task");
-    struct dirent *e;
-    gint64 tid = getpid();
-
-    while (d && (e = readdir(d))) {
-        g_autofree char *path = g_strdup_printf("/proc/self/task/%s/comm", e->d_name);
-        g_autofree char *comm = NULL;
-        if (e->d_name[0] != '.' && g_file_get_contents(path, &comm, NULL, NULL) &&
-            g_str_has_prefix(comm, prefix)) {
-            tid = g_ascii_strtoll(e->d_name, NULL, 10);
-            break;
-        }
-    }
-    if (d) {
-        closedir(d);
-    }
-    return tid;
-}
-
 static void cmd_query_cpus_fast(json_t *args G_GNUC_UNUSED, QmpResult *r)
 {
     json_t *a = json_array();
@@ -130,7 +105,7 @@ static void cmd_query_cpus_fast(json_t *args G_GNUC_UNUSED, QmpResult *r)
         json_array_append_new(a, json_pack("{s:I,s:s,s:I,s:{s:I,s:I,s:I},s:s}",
                                            "cpu-index", (json_int_t)i,
                                            "qom-path", path,
-                                           "thread-id", (json_int_t)vcpu_thread_id(i),
+                                           "thread-id", (json_int_t)monitor_vcpu_thread_id(i),
                                            "props", "core-id", (json_int_t)0,
                                            "thread-id", (json_int_t)0,
                                            "socket-id", (json_int_t)i,
