@@ -6,8 +6,8 @@ forever, and checks: the guest's output arrives, C-a h prints the help,
 C-a x ends kemu with status 0, SIGTERM does the same, and in every case
 the terminal settings are restored afterwards.
 
-usage: test-console.py KEMU GUEST_ELF
-Exit status: 0 pass, 1 fail, 77 skip (no /dev/kvm).
+usage: test-console.py KEMU GUEST_ELF ACCEL   (kvm or tcg)
+Exit status: 0 pass, 1 fail, 77 skip (ACCEL kvm and no usable /dev/kvm).
 """
 import os
 import pty
@@ -40,11 +40,11 @@ def read_until(fd, needle, timeout, seen):
     return True
 
 
-def start(kemu, guest):
+def start(kemu, guest, accel):
     master, slave = pty.openpty()
     before = termios.tcgetattr(slave)
     proc = subprocess.Popen(
-        [kemu, "-accel", "kvm", "-m", "64", "-kernel", guest,
+        [kemu, "-accel", accel, "-m", "64", "-kernel", guest,
          "-append", "exit=3", "-nographic"],
         stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
     return proc, master, slave, before
@@ -69,8 +69,8 @@ def finish(proc, master, slave, before, how):
     return None
 
 
-def check_escape(kemu, guest):
-    proc, master, slave, before = start(kemu, guest)
+def check_escape(kemu, guest, accel):
+    proc, master, slave, before = start(kemu, guest, accel)
     seen = bytearray()
     if not read_until(master, b"long64: exit=3", 30, seen):
         proc.kill()
@@ -88,8 +88,8 @@ def check_escape(kemu, guest):
     return finish(proc, master, slave, before, "C-a x")
 
 
-def check_sigterm(kemu, guest):
-    proc, master, slave, before = start(kemu, guest)
+def check_sigterm(kemu, guest, accel):
+    proc, master, slave, before = start(kemu, guest, accel)
     seen = bytearray()
     if not read_until(master, b"long64: exit=3", 30, seen):
         proc.kill()
@@ -99,17 +99,19 @@ def check_sigterm(kemu, guest):
 
 
 def main():
-    kemu, guest = sys.argv[1], sys.argv[2]
-    try:
-        os.close(os.open("/dev/kvm", os.O_RDWR))
-    except OSError as e:
-        print(f"SKIP: /dev/kvm not available ({e})")
-        return SKIP
-    failures = [f for f in (check_escape(kemu, guest), check_sigterm(kemu, guest)) if f]
+    kemu, guest, accel = sys.argv[1:4]
+    if accel == "kvm":
+        try:
+            os.close(os.open("/dev/kvm", os.O_RDWR))
+        except OSError as e:
+            print(f"SKIP: /dev/kvm not available ({e})")
+            return SKIP
+    failures = [f for f in (check_escape(kemu, guest, accel),
+                            check_sigterm(kemu, guest, accel)) if f]
     for f in failures:
         print("FAIL:", f)
     if not failures:
-        print("PASS: C-a h, C-a x and SIGTERM; terminal restored each time")
+        print(f"PASS ({accel}): C-a h, C-a x and SIGTERM; terminal restored each time")
     return 1 if failures else 0
 
 
