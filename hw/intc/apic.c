@@ -512,8 +512,14 @@ static uint32_t timer_current(const Apic *a)
     return ticks >= init ? 0 : init - ticks;
 }
 
-/* Arm the host timer for the next expiry after now, if there is one. */
-static void timer_rearm(Apic *a)
+/*
+ * Arm the host timer for the count's next expiry. @new_count: the count
+ * was just loaded, so its expiry has not fired yet even if it is already
+ * past (a small count, or a slow host between loading and here): it fires
+ * at once. Otherwise (divider or mode changes, restore) a one-shot count
+ * that ran out with no host timer pending has fired already.
+ */
+static void timer_rearm(Apic *a, bool new_count)
 {
     int64_t now = clock_ns(), period = timer_period(a), end;
 
@@ -529,11 +535,10 @@ static void timer_rearm(Apic *a)
         if (period < TIMER_MIN_PERIOD_NS) {
             end = MAX(end, now + TIMER_MIN_PERIOD_NS);
         }
-    } else if (now >= end) {
-        timer_del(a->timer);   /* a one-shot count already reached zero */
-        return;
+    } else if (now >= end && !new_count && !timer_pending(a->timer)) {
+        return;                /* this one-shot count ran out and fired */
     }
-    timer_mod(a->timer, end);
+    timer_mod(a->timer, end);  /* a deadline already past fires at once */
 }
 
 static void apic_timer_expired(void *opaque)
@@ -542,7 +547,7 @@ static void apic_timer_expired(void *opaque)
 
     lvt_fire(a, LVT_TIMER);
     if (timer_periodic(a)) {
-        timer_rearm(a);
+        timer_rearm(a, false);
     }
 }
 
@@ -619,7 +624,7 @@ static void apic_write_lvt(Apic *a, unsigned idx, uint32_t val)
     }
     a->regs.lvt[idx] = val;
     if (idx == LVT_TIMER && (val >> 17) != (old >> 17)) {
-        timer_rearm(a);       /* one-shot <-> periodic */
+        timer_rearm(a, false);       /* one-shot <-> periodic */
     }
     if (idx == LVT_LINT0) {
         apic_update(a);       /* the PIC may have become visible */
@@ -666,11 +671,11 @@ static void apic_reg_write(Apic *a, unsigned reg, uint32_t val)
     case REG_TIMER_INIT:
         r->timer_initial = val;
         r->timer_start = clock_ns();
-        timer_rearm(a);
+        timer_rearm(a, true);
         break;
     case REG_TIMER_DCR:
         r->dcr = val & 0x0b;
-        timer_rearm(a);
+        timer_rearm(a, false);
         break;
     case REG_VERSION:
     case REG_APR:
@@ -863,7 +868,7 @@ static bool apic_post_load(void *state, GError **errp)
             return false;
         }
     }
-    timer_rearm(a);
+    timer_rearm(a, false);
     apic_update(a);
     return true;
 }
