@@ -57,6 +57,14 @@ struct BlockBackend {
     const BlkAioEngine *aio;    /* the engine in use (after any fallback) */
     void *aio_state;            /* the engine's per-backend state */
 
+    /* Under the BQL: blk_io_plug() depth, the requests finished at
+       submission while plugged (oldest first), and whether the host
+       refused RWF_NOWAIT for reads or writes on this file (ext4 does for
+       buffered writes): those are not tried inline again. */
+    unsigned plugged;
+    GQueue inline_done;
+    bool nowait_reads_off, nowait_writes_off;
+
     GMutex lock;                /* protects @pending */
     GCond idle;                 /* signalled when @pending drops */
     unsigned pending;           /* requests a pool worker has not finished */
@@ -97,6 +105,12 @@ struct BlkReq {
 int blk_req_check(const BlkReq *req);
 /* Carry out @req on the calling (worker) thread; returns 0 or -errno. */
 int blk_req_execute(BlkReq *req);
+/*
+ * Try @req (a read or write of a buffered backend) with one RWF_NOWAIT
+ * call; true if that transferred all of it (req->ret = 0). False leaves
+ * the request for the engine: any bytes moved are moved again there.
+ */
+bool blk_req_try_nowait(BlkReq *req);
 /* Free @req, then run its callback with req->ret. */
 void blk_req_finish(BlkReq *req);
 

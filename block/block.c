@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/uio.h>
 #include <linux/falloc.h>
 #include "block-internal.h"
 #include "kemu/error.h"
@@ -100,6 +101,31 @@ static int rw_buffered(BlkReq *req)
         left -= r;
     }
     return 0;
+}
+
+bool blk_req_try_nowait(BlkReq *req)
+{
+    BlockBackend *blk = req->blk;
+    bool write = req->type == BLK_REQ_WRITE;
+    bool *off = write ? &blk->nowait_writes_off : &blk->nowait_reads_off;
+    ssize_t r;
+
+    /* O_DIRECT and O_DSYNC (writethrough) always wait for the device. */
+    if ((req->type != BLK_REQ_READ && !write) || *off ||
+        (blk->flags & (O_DIRECT | O_DSYNC)) || req->niov > IOV_MAX ||
+        blk_req_check(req) != 1) {
+        return false;
+    }
+    r = write ? pwritev2(blk->fd, req->iov, (int)req->niov, (off_t)req->offset, RWF_NOWAIT)
+              : preadv2(blk->fd, req->iov, (int)req->niov, (off_t)req->offset, RWF_NOWAIT);
+    if (r < 0 && (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS)) {
+        *off = true;
+    }
+    if (r != (ssize_t)req->len) {
+        return false;
+    }
+    req->ret = 0;
+    return true;
 }
 
 /* pread/pwrite all of @len at @off, retrying short transfers. */
@@ -301,7 +327,34 @@ static void submit(BlockBackend *blk, BlkReqType type, uint64_t offset, uint64_t
     req->may_unmap = may_unmap;
     req->cb = cb;
     req->opaque = opaque;
+    if (blk->plugged && blk_req_try_nowait(req)) {
+        g_queue_push_tail(&blk->inline_done, req);
+        return;
+    }
     blk->aio->submit(req);
+}
+
+void blk_io_plug(BlockBackend *blk)
+{
+    blk->plugged++;
+}
+
+/* Run the callbacks of requests that finished at submission. */
+static void finish_inline(BlockBackend *blk)
+{
+    BlkReq *req;
+
+    while ((req = g_queue_pop_head(&blk->inline_done))) {
+        blk_req_finish(req);
+    }
+}
+
+void blk_io_unplug(BlockBackend *blk)
+{
+    g_assert(blk->plugged > 0);
+    if (--blk->plugged == 0) {
+        finish_inline(blk);
+    }
 }
 
 void blk_aio_preadv(BlockBackend *blk, uint64_t offset, const struct iovec *iov,
@@ -335,7 +388,11 @@ void blk_aio_write_zeroes(BlockBackend *blk, uint64_t offset, uint64_t len,
 
 void blk_drain(BlockBackend *blk)
 {
-    blk->aio->drain(blk);
+    /* Callbacks may submit more, which a plugged backend may finish inline. */
+    do {
+        finish_inline(blk);
+        blk->aio->drain(blk);
+    } while (!g_queue_is_empty(&blk->inline_done));
 }
 
 /* The synchronous helpers run the request body on the calling thread. */

@@ -232,6 +232,8 @@ static void blk_queue_notify(VirtioDevice *vd, unsigned q)
     VirtQueue *vq = virtio_queue(vd, q);
     bool pushed = false;
 
+    /* Requests the host page cache serves at once complete at the unplug. */
+    blk_io_plug(s->blk);
     while (s->driver_ok && !s->broken) {
         BlkRequest *r = s->spare ? s->spare : g_new(BlkRequest, 1);
         s->spare = NULL;
@@ -259,6 +261,7 @@ static void blk_queue_notify(VirtioDevice *vd, unsigned q)
             pushed = true;
         }
     }
+    blk_io_unplug(s->blk);
     if (pushed) {
         virtqueue_notify(vq);
     }

@@ -130,6 +130,20 @@ void blk_aio_write_zeroes(BlockBackend *blk, uint64_t offset, uint64_t len,
                           bool may_unmap, BlockCompletionFunc *cb, void *opaque);
 
 /*
+ * Batch submissions (BQL held, the same thread from plug to unplug; they
+ * nest). While @blk is plugged, a read or write the host page cache can
+ * carry out at once (preadv2/pwritev2 with RWF_NOWAIT: no disk I/O, no
+ * blocking) is done during its blk_aio_* call instead of going to the
+ * engine; blk_io_unplug() then runs those requests' callbacks, in
+ * submission order, on the calling thread. So a device that brackets a
+ * queue's submissions completes cached requests without a trip through
+ * a worker and the main loop. Everything else completes as usual. The
+ * callbacks still never run inside a blk_aio_* call.
+ */
+void blk_io_plug(BlockBackend *blk);
+void blk_io_unplug(BlockBackend *blk);
+
+/*
  * Wait until every request of @blk has finished and run their callbacks
  * on the calling thread. Call it where callbacks may run (BQL held, or a
  * test's main thread). Does not need the main loop to run.

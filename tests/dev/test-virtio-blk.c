@@ -433,6 +433,35 @@ static void test_multiqueue(void)
     teardown(&f);
 }
 
+/*
+ * A read the host page cache holds completes during the queue notify
+ * itself (no worker, no main-loop iteration); under cache=writethrough
+ * (O_DSYNC) it goes through the engine and completes on the main loop.
+ */
+static void test_inline_completion(void)
+{
+    static const char *const modes[] = { "", ",cache=writethrough" };
+
+    for (unsigned k = 0; k < G_N_ELEMENTS(modes); k++) {
+        Fixture f;
+        VirtQueue *vq;
+        Req r;
+        uint8_t buf[4096];
+
+        setup(&f, modes[k], "");
+        vq = virtio_queue(f.vd, 0);
+        req_init(&r, VIRTIO_BLK_T_IN, 7);
+        post_simple(vq, 1, &r, NULL, 0, buf, sizeof(buf));
+        f.vd->ops->queue_notify(f.vd, 0);
+        g_assert_cmpuint(fake_used_count(vq), ==, k == 0 ? 1 : 0);
+        kick_and_wait(&f, 0, 1);
+        g_assert_cmpuint(r.status, ==, VIRTIO_BLK_S_OK);
+        g_assert_cmpuint(buf[0], ==, 7);
+        g_assert_cmpuint(buf[4095], ==, 14);
+        teardown(&f);
+    }
+}
+
 /* A reset with a request in flight: it finishes but is never pushed. */
 static void test_reset_in_flight(void)
 {
@@ -441,7 +470,8 @@ static void test_reset_in_flight(void)
     Req r;
     uint8_t buf[4096];
 
-    setup(&f, "", "");
+    /* O_DSYNC: the read cannot complete inline (test_inline_completion). */
+    setup(&f, ",cache=writethrough", "");
     vq = virtio_queue(f.vd, 0);
     req_init(&r, VIRTIO_BLK_T_IN, 0);
     post_simple(vq, 1, &r, NULL, 0, buf, sizeof(buf));
@@ -529,6 +559,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-blk/readonly", test_readonly);
     g_test_add_func("/virtio-blk/hostile", test_hostile);
     g_test_add_func("/virtio-blk/multiqueue", test_multiqueue);
+    g_test_add_func("/virtio-blk/inline-completion", test_inline_completion);
     g_test_add_func("/virtio-blk/reset-in-flight", test_reset_in_flight);
     g_test_add_func("/virtio-blk/create-errors", test_create_errors);
     g_test_add_func("/virtio-blk/auto-create", test_auto_create);
