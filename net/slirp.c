@@ -19,15 +19,20 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <slirp/libslirp.h>
 #include "kemu/error.h"
 #include "kemu/log.h"
 #include "net/net.h"
 
+/* Frames longer than this carry data: push it to the host at once. */
+#define SLIRP_POLL_NOW_MIN 256
+
 typedef struct SlirpFd {
     int fd;
     gpointer tag;                   /* g_source_add_unix_fd */
+    short events;                   /* poll(2) events slirp asked for */
 } SlirpFd;
 
 typedef struct SlirpSource {
@@ -40,6 +45,7 @@ typedef struct NetSlirp {
     Slirp *slirp;
     SlirpSource *source;
     GArray *fds;                    /* of SlirpFd, rebuilt by every prepare */
+    struct pollfd *now;             /* slirp_poll_now's results, while it runs */
     int64_t poll_deadline_us;       /* slirp's fast timeout, from fill */
     NetCoalescer *coalescer;        /* frames towards the NIC */
 } NetSlirp;
@@ -182,6 +188,9 @@ static int add_poll(int fd, int events, void *opaque)
     SlirpFd f = {
         .fd = fd,
         .tag = g_source_add_unix_fd(&ns->source->src, fd, to_gio(events)),
+        .events = (short)(((events & SLIRP_POLL_IN) ? POLLIN : 0) |
+                          ((events & SLIRP_POLL_OUT) ? POLLOUT : 0) |
+                          ((events & SLIRP_POLL_PRI) ? POLLPRI : 0)),
     };
 
     g_array_append_val(ns->fds, f);
@@ -207,6 +216,16 @@ static void drop_fds(NetSlirp *ns)
     g_array_set_size(ns->fds, 0);
 }
 
+/* Rebuild the fd set from what slirp asks for now; its timeout in *@ms. */
+static void fill_fds(NetSlirp *ns, uint32_t *ms)
+{
+    *ms = UINT32_MAX;
+    drop_fds(ns);
+    slirp_pollfds_fill(ns->slirp, ms, add_poll, ns);
+    ns->poll_deadline_us = *ms == UINT32_MAX ? -1
+                           : g_get_monotonic_time() + (int64_t)*ms * 1000;
+}
+
 /*
  * glib releases the context lock around prepare, so the fd set can be
  * rebuilt here each iteration, as slirp's socket list changes.
@@ -214,19 +233,58 @@ static void drop_fds(NetSlirp *ns)
 static gboolean slirp_source_prepare(GSource *src, gint *timeout)
 {
     NetSlirp *ns = ((SlirpSource *)src)->ns;
-    uint32_t ms = UINT32_MAX;
+    uint32_t ms;
 
-    drop_fds(ns);
-    slirp_pollfds_fill(ns->slirp, &ms, add_poll, ns);
+    fill_fds(ns, &ms);
     slirp_flush(ns);
-    if (ms == UINT32_MAX) {
-        ns->poll_deadline_us = -1;
-        *timeout = -1;
-    } else {
-        ns->poll_deadline_us = g_get_monotonic_time() + (int64_t)ms * 1000;
-        *timeout = (gint)MIN(ms, (uint32_t)G_MAXINT);
-    }
+    *timeout = ms == UINT32_MAX ? -1 : (gint)MIN(ms, (uint32_t)G_MAXINT);
     return FALSE;
+}
+
+static int get_revents_now(int idx, void *opaque)
+{
+    NetSlirp *ns = opaque;
+    short r;
+
+    if (idx < 0 || (guint)idx >= ns->fds->len) {
+        return 0;
+    }
+    r = ns->now[idx].revents;
+    return ((r & POLLIN) ? SLIRP_POLL_IN : 0) | ((r & POLLOUT) ? SLIRP_POLL_OUT : 0) |
+           ((r & POLLPRI) ? SLIRP_POLL_PRI : 0) | ((r & POLLERR) ? SLIRP_POLL_ERR : 0) |
+           ((r & POLLHUP) ? SLIRP_POLL_HUP : 0);
+}
+
+/*
+ * The main loop's socket work, done now on the calling thread (a vCPU's,
+ * BQL held) after the guest sent TCP data: the data reaches the host
+ * socket, and slirp's window update the guest, without waking the main
+ * loop. Where waking an idle thread is slow, that round trip per burst
+ * bounded the guest's sending rate (docs/networking.md).
+ *
+ * The fd set is rebuilt first, so slirp gets revents only for what it asks
+ * now: its sowrite() takes POLLOUT with nothing queued for a disconnect.
+ * Rebuilding it also makes a main loop that is polling the old set throw
+ * its results away (glib's poll_changed) and prepare again, so it never
+ * acts on revents from before this call.
+ */
+static void slirp_poll_now(NetSlirp *ns)
+{
+    uint32_t ms;
+
+    if (!ns->source) {
+        return;
+    }
+    fill_fds(ns, &ms);
+    ns->now = g_new(struct pollfd, ns->fds->len ? ns->fds->len : 1);
+    for (guint i = 0; i < ns->fds->len; i++) {
+        SlirpFd *f = &g_array_index(ns->fds, SlirpFd, i);
+        ns->now[i] = (struct pollfd){ .fd = f->fd, .events = f->events };
+    }
+    if (ns->fds->len && poll(ns->now, ns->fds->len, 0) > 0) {
+        slirp_pollfds_poll(ns->slirp, 0, get_revents_now, ns);
+    }
+    g_clear_pointer(&ns->now, g_free);
 }
 
 static gboolean slirp_source_check(GSource *src)
@@ -263,6 +321,9 @@ static void net_slirp_receive(NetClient *nc, const uint8_t *buf, size_t len)
     NetSlirp *ns = nc->opaque;
 
     slirp_input(ns->slirp, buf, (int)len);
+    if (len > SLIRP_POLL_NOW_MIN) {
+        slirp_poll_now(ns);
+    }
     slirp_flush(ns);
 }
 
@@ -281,6 +342,7 @@ static void net_slirp_receive_gso(NetClient *nc, const uint8_t *buf, size_t len,
     if (!net_segment(buf, len, gso->mss, slirp_input_seg, ns)) {
         log_guest_error("slirp: cannot segment a %zu-byte frame (mss %u)", len, gso->mss);
     }
+    slirp_poll_now(ns);
     slirp_flush(ns);
 }
 
