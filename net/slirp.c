@@ -45,7 +45,7 @@ typedef struct NetSlirp {
     Slirp *slirp;
     SlirpSource *source;
     GArray *fds;                    /* of SlirpFd, rebuilt by every prepare */
-    struct pollfd *now;             /* slirp_poll_now's results, while it runs */
+    GArray *now;                    /* of struct pollfd: slirp_poll_now's */
     int64_t poll_deadline_us;       /* slirp's fast timeout, from fill */
     NetCoalescer *coalescer;        /* frames towards the NIC */
 } NetSlirp;
@@ -246,10 +246,10 @@ static int get_revents_now(int idx, void *opaque)
     NetSlirp *ns = opaque;
     short r;
 
-    if (idx < 0 || (guint)idx >= ns->fds->len) {
+    if (idx < 0 || (guint)idx >= ns->now->len) {
         return 0;
     }
-    r = ns->now[idx].revents;
+    r = g_array_index(ns->now, struct pollfd, idx).revents;
     return ((r & POLLIN) ? SLIRP_POLL_IN : 0) | ((r & POLLOUT) ? SLIRP_POLL_OUT : 0) |
            ((r & POLLPRI) ? SLIRP_POLL_PRI : 0) | ((r & POLLERR) ? SLIRP_POLL_ERR : 0) |
            ((r & POLLHUP) ? SLIRP_POLL_HUP : 0);
@@ -276,15 +276,15 @@ static void slirp_poll_now(NetSlirp *ns)
         return;
     }
     fill_fds(ns, &ms);
-    ns->now = g_new(struct pollfd, ns->fds->len ? ns->fds->len : 1);
+    g_array_set_size(ns->now, ns->fds->len);
     for (guint i = 0; i < ns->fds->len; i++) {
         SlirpFd *f = &g_array_index(ns->fds, SlirpFd, i);
-        ns->now[i] = (struct pollfd){ .fd = f->fd, .events = f->events };
+        g_array_index(ns->now, struct pollfd, i) =
+            (struct pollfd){ .fd = f->fd, .events = f->events };
     }
-    if (ns->fds->len && poll(ns->now, ns->fds->len, 0) > 0) {
+    if (ns->fds->len && poll((struct pollfd *)(void *)ns->now->data, ns->fds->len, 0) > 0) {
         slirp_pollfds_poll(ns->slirp, 0, get_revents_now, ns);
     }
-    g_clear_pointer(&ns->now, g_free);
 }
 
 static gboolean slirp_source_check(GSource *src)
@@ -367,6 +367,7 @@ static void net_slirp_cleanup(NetClient *nc)
         slirp_cleanup(ns->slirp);
     }
     g_array_free(ns->fds, TRUE);
+    g_array_free(ns->now, TRUE);
     net_coalesce_free(ns->coalescer);
     g_free(ns);
 }
@@ -554,6 +555,7 @@ NetClient *net_slirp_create(const char *id, Opts *o, const char *raw, GError **e
     }
     ns = g_new0(NetSlirp, 1);
     ns->fds = g_array_new(FALSE, FALSE, sizeof(SlirpFd));
+    ns->now = g_array_new(FALSE, FALSE, sizeof(struct pollfd));
     ns->coalescer = net_coalesce_new(slirp_emit, ns);
     nc = net_client_new(&net_slirp_ops, id, ns);
     ns->nc = nc;

@@ -5,10 +5,10 @@ import re
 UNMAPPED = 0xffff800000000000       # the 4-level hole below Linux's direct map
 
 
-def dump_bytes(text):
-    """The byte values of an HMP x/xp /Nxb dump."""
+def dump_values(text):
+    """The values of an HMP x/xp /Nx[bhwg] dump, in order."""
     assert "Cannot access" not in text, text
-    return [int(b, 16) for b in re.findall(r"0x([0-9a-f]{2})\b", text.split(":", 1)[1])]
+    return [int(v, 16) for v in re.findall(r"0x([0-9a-f]+)\b", text.split(":", 1)[1])]
 
 
 def check_x_vs_xp(vm, label, virt, phys):
@@ -18,7 +18,7 @@ def check_x_vs_xp(vm, label, virt, phys):
     hmp = lambda line: vm.qmp("human-monitor-command", command_line=line)  # noqa: E731
     x = hmp(f"x /32xb {virt:#x}")
     xp = hmp(f"xp /32xb {phys:#x}")
-    vx, vp = dump_bytes(x), dump_bytes(xp)
+    vx, vp = dump_values(x), dump_values(xp)
     assert len(vx) == 32 and vx == vp, f"{label}: x and xp differ:\n{x}\n{xp}"
     assert any(vx), f"{label}: {virt:#x} reads as zeroes:\n{x}"
     assert x.startswith(f"{virt:016x}:"), x

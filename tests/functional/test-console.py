@@ -6,7 +6,7 @@ forever, and checks: the guest's output arrives, C-a h prints the help,
 C-a x ends kemu with status 0, SIGTERM does the same, and in every case
 the terminal settings are restored afterwards.
 
-usage: test-console.py KEMU GUEST_ELF ACCEL   (kvm or tcg)
+usage: test-console.py KEMU ACCEL GUEST_ELF   (ACCEL: kvm or tcg)
 Exit status: 0 pass, 1 fail, 77 skip (ACCEL kvm and no usable /dev/kvm).
 """
 import os
@@ -99,7 +99,7 @@ def check_sigterm(kemu, guest, accel):
 
 
 def main():
-    kemu, guest, accel = sys.argv[1:4]
+    kemu, accel, guest = sys.argv[1:4]
     if accel == "kvm":
         try:
             os.close(os.open("/dev/kvm", os.O_RDWR))

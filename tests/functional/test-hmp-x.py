@@ -8,7 +8,7 @@ with status 0. Under kvm this reads the registers and page tables as KVM
 holds them (the Linux-kit variant of this check, test-qmp-multi.py, runs
 under the interpreter only: a software KVM cannot boot the kit).
 
-usage: test-hmp-x.py KEMU GUEST ACCEL   (exit 77 when ACCEL is kvm and
+usage: test-hmp-x.py KEMU ACCEL GUEST   (exit 77 when ACCEL is kvm and
 /dev/kvm cannot be opened)"""
 import os
 import sys
@@ -21,7 +21,7 @@ PATTERN = [(0x11 + 7 * i) & 0xff for i in range(32)]
 
 
 def main():
-    kemu, guest, accel = sys.argv[1:4]
+    kemu, accel, guest = sys.argv[1:4]
     if accel == "kvm":
         try:
             os.close(os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC))

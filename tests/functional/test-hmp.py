@@ -4,7 +4,7 @@ docs/qmp.md lists, on `-monitor stdio` and through `C-a c` on the
 -nographic multiplexer, under the interpreter with the long64 guest (it
 prints its command line, then halts forever without isa-debug-exit).
 
-usage: test-hmp.py KEMU GUEST CASE
+usage: test-hmp.py KEMU CASE GUEST
   stdio  -monitor stdio, -smp 2, a virtio-rng-pci and a QMP socket that
          watches the events HMP's commands cause: the banner and the
          (qemu) prompt, help, info status|version|cpus|registers|mtree|pci|
@@ -27,6 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qmp_wire import read_message  # noqa: E402
+from hmp_dump import dump_values  # noqa: E402
 
 TIMEOUT = 30
 PROMPT = "(qemu) "
@@ -132,10 +133,6 @@ def image_bytes(elf, n):
     raise AssertionError(f"{elf}: no loadable segment")
 
 
-def dump_values(text):
-    return [int(v, 16) for v in re.findall(r"0x([0-9a-f]+)", text.split(":", 1)[1])]
-
-
 def wait_lines(serial, n):
     """Wait until the guest has printed its command line N times."""
     deadline = time.monotonic() + TIMEOUT
@@ -238,7 +235,7 @@ def case_mux(kemu, guest, d):
 
 
 def main():
-    kemu, guest, case = sys.argv[1:4]
+    kemu, case, guest = sys.argv[1:4]
     with tempfile.TemporaryDirectory(prefix="kemu-hmp-") as d:
         what = {"stdio": case_stdio, "mux": case_mux}[case](kemu, guest, d)
     print(f"PASS {case}: {what}")
