@@ -853,7 +853,22 @@ static void test_self_modifying(void)
     }
 }
 
-/* An instruction whose bytes straddle two pages. */
+/* Run the code at @code until HLT; no event may be raised. */
+static void run_to_hlt(uint8_t *code)
+{
+    cpu->s.rip = (uintptr_t)code;
+    cpu->halted = 0;
+    stub_last_vector = -1;
+    x86_exec(cpu, 100);
+    g_assert_cmpint(stub_last_vector, ==, -1);
+    g_assert_true(cpu->halted);
+}
+
+/*
+ * An instruction whose bytes straddle two pages: right when decoded, right
+ * again from the code cache, and decoded afresh when either page's bytes
+ * change (reported as the MMU reports a write to a page holding code).
+ */
 static void test_straddle(void)
 {
     uint8_t *code = stub_mem + 0x3000 - 3;
@@ -862,12 +877,21 @@ static void test_straddle(void)
     memcpy(code, prog, sizeof(prog));
     code_invalidate_page(NULL, 0x2000);
     code_invalidate_page(NULL, 0x3000);
-    cpu->s.rip = (uintptr_t)code;
-    cpu->halted = 0;
-    stub_last_vector = -1;
-    x86_exec(cpu, 100);
-    g_assert_cmpint(stub_last_vector, ==, -1);
-    g_assert_cmphex(cpu->s.regs[R_EAX], ==, 0x0807060504030201ull);
+    for (int pass = 0; pass < 2; pass++) {
+        cpu->s.regs[R_EAX] = 0;
+        run_to_hlt(code);
+        g_assert_cmphex(cpu->s.regs[R_EAX], ==, 0x0807060504030201ull);
+    }
+    code[9] = 0x80;                         /* second page */
+    code_invalidate_page(NULL, 0x3000);
+    run_to_hlt(code);
+    g_assert_cmphex(cpu->s.regs[R_EAX], ==, 0x8007060504030201ull);
+    run_to_hlt(code);
+    g_assert_cmphex(cpu->s.regs[R_EAX], ==, 0x8007060504030201ull);
+    code[2] = 0x42;                         /* first page */
+    code_invalidate_page(NULL, 0x2000);
+    run_to_hlt(code);
+    g_assert_cmphex(cpu->s.regs[R_EAX], ==, 0x8007060504030242ull);
 }
 
 /* MIPS of a register ALU loop (printed; the assertion is only that it

@@ -12,9 +12,13 @@
  * Links and jump-cache slots are checked without the TLB (see exec_key).
  * Their storage is a bump arena flushed whole when full.
  *
- * Instructions that straddle a page boundary are never cached: they are
- * decoded from a 15-byte copy each time they run (rare, and it keeps every
- * trace on exactly one page, so one page generation validates it).
+ * An instruction that straddles a page boundary gets a trace of its own,
+ * keyed and validated by its first page like any other; its handler checks
+ * the second page (the physical page the next linear page maps to now, and
+ * that page's word) before running the decoded copy, and retires the trace
+ * when either changed. Kernel code has such instructions on hot paths, and
+ * decoding them on every run cost more than the rest of their trace.
+ * Instructions fetched from MMIO are decoded on every run.
  *
  * Self-modifying code: every physical page has a 32-bit word, bit 0 "has
  * decoded code", bits 1..31 a generation. Decoding sets bit 0 (an atomic
@@ -32,6 +36,7 @@
  * The machine argument is unused: there is one machine per process, and
  * the page table is indexed by physical address.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdatomic.h>
@@ -69,6 +74,11 @@ typedef struct Trace {
     uint8_t succ_rr;      /* which successor slot to replace next */
     uint64_t paddr;
     struct Trace *next;   /* hash chain */
+    /* A page-straddling instruction (h_straddle in insn[0], the decoded
+       copy in insn[1]): the second page and its word when decoded. */
+    uint64_t paddr2;
+    uint32_t *genp2;
+    uint32_t gen2;
     Insn insn[];
 } Trace;
 
@@ -263,13 +273,95 @@ static void decode_uncached(CPU *cpu, uint64_t la, const uint8_t *host, unsigned
     }
 }
 
-static Trace *trace_build(CPU *cpu, CodeCache *cc, uint64_t paddr, const uint8_t *host,
-                          unsigned avail, unsigned mode, unsigned bucket)
+/*
+ * Set a page's "has decoded code" bit before its bytes are read; the first
+ * time, every vCPU drops its write-TLB entries of the page (other vCPUs at
+ * their next trace; this one now, as the trace it is about to run may
+ * write to its own page). Returns the word as a trace must see it.
+ */
+static uint32_t page_mark_code(CPU *cpu, uint32_t *genp)
+{
+    uint32_t old = __atomic_fetch_or(genp, 1, __ATOMIC_SEQ_CST);
+
+    if (!(old & 1)) {
+        __atomic_fetch_add(&code_epoch, 1, __ATOMIC_SEQ_CST);
+        sync_write_tlb(cpu);
+    }
+    return old | 1;
+}
+
+/*
+ * Run a page-straddling instruction (insn[0] of its own trace): the
+ * decoded copy if the next linear page still maps the physical page it
+ * was decoded from and that page's code is unchanged; otherwise retire the
+ * trace (gen 0 never matches a page word, whose bit 0 is set) and run the
+ * instruction decoded afresh.
+ */
+static void h_straddle(CPU *cpu, const Insn *i)
+{
+    Trace *t = (Trace *)(void *)((char *)i - offsetof(Trace, insn));
+    CodeCache *cc = cpu->code;
+    uint64_t la = x86_linear(cpu, SEG_CS, cpu->s.rip, 1, ACC_EXEC);
+    uint64_t la2 = (la | 0xfff) + 1, pa2;
+    TlbEntry *e = tlb_entry(cpu, la2);
+    const uint8_t *host;
+    unsigned avail;
+
+    if (e->tag_x == la2) {
+        pa2 = tlb_phys(cpu, e)->paddr;
+    } else if (!mmu_fetch(cpu, la2, &pa2, &avail)) {
+        pa2 = ~0ull;
+    }
+    if (likely(pa2 == t->paddr2 && __atomic_load_n(t->genp2, __ATOMIC_RELAXED) == t->gen2)) {
+        t->insn[1].fn(cpu, &t->insn[1]);
+        return;
+    }
+    t->gen = 0;
+    host = mmu_fetch(cpu, la, &pa2, &avail);
+    decode_uncached(cpu, la, host, 0x1000 - (la & 0xfff), &cc->tmp);
+    cpu->next_rip = cpu->s.rip + cc->tmp.len;
+    cc->tmp.fn(cpu, &cc->tmp);
+}
+
+/*
+ * Make @t the trace of the instruction at @la that continues past the end
+ * of its page (@avail bytes at @host). Fetching the rest may fault (#PF on
+ * the next page, as the CPU's fetch would). False if the next page is not
+ * RAM: the caller decodes it afresh on every run.
+ */
+static bool straddle_build(CPU *cpu, Trace *t, uint64_t la, const uint8_t *host, unsigned avail)
+{
+    uint8_t buf[15];
+    uint64_t pa2;
+    unsigned avail2;
+    const uint8_t *h2;
+
+    if (avail >= sizeof(buf)) {
+        return false;     /* not a straddle: the decoder refused 15 bytes */
+    }
+    h2 = mmu_fetch(cpu, la + avail, &pa2, &avail2);
+    if (!h2 || !(t->genp2 = page_word(pa2, true))) {
+        return false;
+    }
+    t->gen2 = page_mark_code(cpu, t->genp2);
+    t->paddr2 = pa2;
+    memcpy(buf, host, avail);
+    memcpy(buf + avail, h2, sizeof(buf) - avail);
+    if (!x86_decode(buf, sizeof(buf), cpu->code64, cpu->code32, &t->insn[1])) {
+        return false;
+    }
+    t->insn[0] = t->insn[1];
+    t->insn[0].fn = h_straddle;
+    return true;
+}
+
+static Trace *trace_build(CPU *cpu, CodeCache *cc, uint64_t la, uint64_t paddr,
+                          const uint8_t *host, unsigned avail, unsigned mode, unsigned bucket)
 {
     uint32_t *genp = page_word(paddr, true);
     size_t need = sizeof(Trace) + TRACE_MAX * sizeof(Insn);
-    unsigned off = 0, n = 0;
-    uint32_t old;
+    unsigned off = 0, n = 0, used;
+    uint32_t gen;
     Trace *t;
 
     if (!genp) {
@@ -281,13 +373,7 @@ static Trace *trace_build(CPU *cpu, CodeCache *cc, uint64_t paddr, const uint8_t
         cc->arena_used = 0;
         cc->flushes++;
     }
-    old = __atomic_fetch_or(genp, 1, __ATOMIC_SEQ_CST);
-    if (!(old & 1)) {
-        /* Other vCPUs sync at their next trace; this one must before it
-           runs the trace (which may write to its own page). */
-        __atomic_fetch_add(&code_epoch, 1, __ATOMIC_SEQ_CST);
-        sync_write_tlb(cpu);
-    }
+    gen = page_mark_code(cpu, genp);
     t = (Trace *)(cc->arena + cc->arena_used);
     while (n < TRACE_MAX && off < avail) {
         Insn *i = &t->insn[n];
@@ -301,12 +387,17 @@ static Trace *trace_build(CPU *cpu, CodeCache *cc, uint64_t paddr, const uint8_t
             break;
         }
     }
+    used = n;
     if (!n) {
-        return NULL;
+        if (!straddle_build(cpu, t, la, host, avail)) {
+            return NULL;
+        }
+        n = 1;
+        used = 2;
     }
     t->paddr = paddr;
     t->genp = genp;
-    t->gen = old | 1;
+    t->gen = gen;
     t->mode = mode;
     t->n = n;
     t->succ_rr = 0;
@@ -316,7 +407,7 @@ static Trace *trace_build(CPU *cpu, CodeCache *cc, uint64_t paddr, const uint8_t
     t->next = cc->hash[bucket];
     cc->hash[bucket] = t;
     /* Keep Insn alignment for the next trace. */
-    cc->arena_used += (sizeof(Trace) + n * sizeof(Insn) + 15) & ~(size_t)15;
+    cc->arena_used += (sizeof(Trace) + used * sizeof(Insn) + 15) & ~(size_t)15;
     return t;
 }
 
@@ -374,7 +465,7 @@ static __attribute__((noinline)) Trace *trace_lookup(CPU *cpu, CodeCache *cc, Tr
             break;
         }
     }
-    t = trace_build(cpu, cc, paddr, host, avail, mode, bucket);
+    t = trace_build(cpu, cc, la, paddr, host, avail, mode, bucket);
     if (!t) {
         decode_uncached(cpu, la, host, avail, &cc->tmp);
         return NULL;
