@@ -58,12 +58,14 @@ struct BlockBackend {
     void *aio_state;            /* the engine's per-backend state */
 
     /* Under the BQL: blk_io_plug() depth, the requests finished at
-       submission while plugged (oldest first), and whether the host
-       refused RWF_NOWAIT for reads or writes on this file (ext4 does for
-       buffered writes): those are not tried inline again. */
+       submission while plugged (oldest first), whether the host refused
+       RWF_NOWAIT for reads or writes on this file (ext4 does for buffered
+       writes: then only small writes are tried inline, with plain pwritev,
+       and not until @inline_writes_resume after a slow one). */
     unsigned plugged;
     GQueue inline_done;
     bool nowait_reads_off, nowait_writes_off;
+    int64_t inline_writes_resume;   /* monotonic µs: no inline writes before */
 
     GMutex lock;                /* protects @pending */
     GCond idle;                 /* signalled when @pending drops */
@@ -106,9 +108,11 @@ int blk_req_check(const BlkReq *req);
 /* Carry out @req on the calling (worker) thread; returns 0 or -errno. */
 int blk_req_execute(BlkReq *req);
 /*
- * Try @req (a read or write of a buffered backend) with one RWF_NOWAIT
- * call; true if that transferred all of it (req->ret = 0). False leaves
- * the request for the engine: any bytes moved are moved again there.
+ * Try @req (a read or write of a buffered backend) at once on the calling
+ * thread: one RWF_NOWAIT call, or, where the file system refuses that for
+ * writes, one plain pwritev of a small write unless a recent one was slow
+ * (block.c). True if that transferred all of it (req->ret = 0). False
+ * leaves the request for the engine: any bytes moved are moved again there.
  */
 bool blk_req_try_nowait(BlkReq *req);
 /* Free @req, then run its callback with req->ret. */

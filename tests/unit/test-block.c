@@ -11,6 +11,7 @@
 #include <glib.h>
 #include "blk-test.h"
 #include "block/block.h"
+#include "../../block/block-internal.h"
 
 #define IMG_SIZE (1u << 20)
 
@@ -302,6 +303,67 @@ static void test_plug(void)
     unlink(path);
 }
 
+/* A plugged write of @len bytes of @fill at @off; true if it was done at
+   submission (its callback ran at the unplug). Waits for it either way. */
+static bool plugged_write(BlockBackend *blk, uint64_t off, size_t len, uint8_t fill)
+{
+    g_autofree uint8_t *buf = g_malloc(len);
+    struct iovec iov = { buf, len };
+    BlkTestDone d = { 0 };
+    bool inline_done;
+
+    memset(buf, fill, len);
+    blk_io_plug(blk);
+    blk_aio_pwritev(blk, off, &iov, 1, blk_test_done_cb, &d);
+    blk_io_unplug(blk);
+    inline_done = d.done;
+    blk_test_wait_all(&d, 1);
+    g_assert_cmpint(d.ret, ==, 0);
+    return inline_done;
+}
+
+static void assert_file_bytes(const char *path, uint64_t off, size_t len, uint8_t fill)
+{
+    g_autofree uint8_t *file = g_malloc(len), *want = g_malloc(len);
+
+    memset(want, fill, len);
+    blk_test_read_file_at(path, off, file, len);
+    g_assert_cmpmem(file, len, want, len);
+}
+
+/*
+ * Plugged writes where the file system refuses RWF_NOWAIT for buffered
+ * writes (as ext4 does; forced here so every file system runs this path):
+ * a small one is done at submission; a large one, and any while inline
+ * writes are paused after a slow one, go to the engine.
+ */
+static void test_plug_write(void)
+{
+    g_autofree char *path = make_image();
+    BlockBackend *blk = open_img(path, BLK_CACHE_WRITEBACK, false);
+
+    blk->nowait_writes_off = true;
+    g_assert_true(plugged_write(blk, 16384, 4096, 0x11));
+    assert_file_bytes(path, 16384, 4096, 0x11);
+    g_assert_false(plugged_write(blk, 65536, 256 << 10, 0x22));
+    assert_file_bytes(path, 65536, 256 << 10, 0x22);
+    blk->inline_writes_resume = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+    g_assert_false(plugged_write(blk, 16384, 4096, 0x33));
+    assert_file_bytes(path, 16384, 4096, 0x33);
+    blk->inline_writes_resume = 0;
+    g_assert_true(plugged_write(blk, 20480, 8192, 0x44));
+    assert_file_bytes(path, 20480, 8192, 0x44);
+    blk_close(blk);
+
+    /* writethrough (O_DSYNC) writes always wait for the device. */
+    blk = open_img(path, BLK_CACHE_WRITETHROUGH, false);
+    blk->nowait_writes_off = true;
+    g_assert_false(plugged_write(blk, 16384, 4096, 0x55));
+    assert_file_bytes(path, 16384, 4096, 0x55);
+    blk_close(blk);
+    unlink(path);
+}
+
 static void test_cmdline(void)
 {
     g_autofree char *path = make_image();
@@ -382,6 +444,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block/out-of-range", test_out_of_range);
     g_test_add_func("/block/async-main-loop", test_async_main_loop);
     g_test_add_func("/block/plug", test_plug);
+    g_test_add_func("/block/plug-write", test_plug_write);
     g_test_add_func("/block/cmdline", test_cmdline);
     return g_test_run();
 }
