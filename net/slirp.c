@@ -31,8 +31,8 @@
 
 typedef struct SlirpFd {
     int fd;
+    short events;                   /* poll(2) events */
     gpointer tag;                   /* g_source_add_unix_fd */
-    short events;                   /* poll(2) events slirp asked for */
 } SlirpFd;
 
 typedef struct SlirpSource {
@@ -44,9 +44,10 @@ typedef struct NetSlirp {
     NetClient *nc;
     Slirp *slirp;
     SlirpSource *source;
-    GArray *fds;                    /* of SlirpFd, rebuilt by every prepare */
-    GArray *now;                    /* of struct pollfd: slirp_poll_now's */
-    int64_t poll_deadline_us;       /* slirp's fast timeout, from fill */
+    GArray *fds;                    /* of SlirpFd: what the main loop polls */
+    GArray *now;                    /* of struct pollfd: slirp's last fill */
+    int64_t poll_deadline_us;       /* the main loop's wake-up for slirp's
+                                       timers (-1: none), from prepare */
     NetCoalescer *coalescer;        /* frames towards the NIC */
 } NetSlirp;
 
@@ -168,77 +169,31 @@ static const SlirpCb slirp_callbacks = {
     .notify = slirp_notify,
 };
 
-static GIOCondition to_gio(int ev)
-{
-    return ((ev & SLIRP_POLL_IN) ? G_IO_IN : 0) | ((ev & SLIRP_POLL_OUT) ? G_IO_OUT : 0) |
-           ((ev & SLIRP_POLL_PRI) ? G_IO_PRI : 0) | ((ev & SLIRP_POLL_ERR) ? G_IO_ERR : 0) |
-           ((ev & SLIRP_POLL_HUP) ? G_IO_HUP : 0);
-}
-
-static int from_gio(GIOCondition c)
-{
-    return ((c & G_IO_IN) ? SLIRP_POLL_IN : 0) | ((c & G_IO_OUT) ? SLIRP_POLL_OUT : 0) |
-           ((c & G_IO_PRI) ? SLIRP_POLL_PRI : 0) | ((c & G_IO_ERR) ? SLIRP_POLL_ERR : 0) |
-           ((c & G_IO_HUP) ? SLIRP_POLL_HUP : 0);
-}
-
-static int add_poll(int fd, int events, void *opaque)
+static int add_poll_now(int fd, int events, void *opaque)
 {
     NetSlirp *ns = opaque;
-    SlirpFd f = {
+    struct pollfd p = {
         .fd = fd,
-        .tag = g_source_add_unix_fd(&ns->source->src, fd, to_gio(events)),
         .events = (short)(((events & SLIRP_POLL_IN) ? POLLIN : 0) |
                           ((events & SLIRP_POLL_OUT) ? POLLOUT : 0) |
                           ((events & SLIRP_POLL_PRI) ? POLLPRI : 0)),
     };
 
-    g_array_append_val(ns->fds, f);
-    return ns->fds->len - 1;
-}
-
-static int get_revents(int idx, void *opaque)
-{
-    NetSlirp *ns = opaque;
-
-    if (idx < 0 || (guint)idx >= ns->fds->len) {
-        return 0;
-    }
-    return from_gio(g_source_query_unix_fd(&ns->source->src,
-                                           g_array_index(ns->fds, SlirpFd, idx).tag));
-}
-
-static void drop_fds(NetSlirp *ns)
-{
-    for (guint i = 0; i < ns->fds->len; i++) {
-        g_source_remove_unix_fd(&ns->source->src, g_array_index(ns->fds, SlirpFd, i).tag);
-    }
-    g_array_set_size(ns->fds, 0);
-}
-
-/* Rebuild the fd set from what slirp asks for now; its timeout in *@ms. */
-static void fill_fds(NetSlirp *ns, uint32_t *ms)
-{
-    *ms = UINT32_MAX;
-    drop_fds(ns);
-    slirp_pollfds_fill(ns->slirp, ms, add_poll, ns);
-    ns->poll_deadline_us = *ms == UINT32_MAX ? -1
-                           : g_get_monotonic_time() + (int64_t)*ms * 1000;
+    g_array_append_val(ns->now, p);
+    return ns->now->len - 1;
 }
 
 /*
- * glib releases the context lock around prepare, so the fd set can be
- * rebuilt here each iteration, as slirp's socket list changes.
+ * What slirp asks for now: its fds and events into ns->now (the indices
+ * slirp keeps refer to it), its timeout as a monotonic deadline (-1: none).
  */
-static gboolean slirp_source_prepare(GSource *src, gint *timeout)
+static int64_t fill_now(NetSlirp *ns)
 {
-    NetSlirp *ns = ((SlirpSource *)src)->ns;
-    uint32_t ms;
+    uint32_t ms = UINT32_MAX;
 
-    fill_fds(ns, &ms);
-    slirp_flush(ns);
-    *timeout = ms == UINT32_MAX ? -1 : (gint)MIN(ms, (uint32_t)G_MAXINT);
-    return FALSE;
+    g_array_set_size(ns->now, 0);
+    slirp_pollfds_fill(ns->slirp, &ms, add_poll_now, ns);
+    return ms == UINT32_MAX ? -1 : g_get_monotonic_time() + (int64_t)ms * 1000;
 }
 
 static int get_revents_now(int idx, void *opaque)
@@ -255,35 +210,102 @@ static int get_revents_now(int idx, void *opaque)
            ((r & POLLHUP) ? SLIRP_POLL_HUP : 0);
 }
 
+/* Whether the main loop polls exactly what ns->now asks for. */
+static bool fds_current(NetSlirp *ns)
+{
+    if (ns->fds->len != ns->now->len) {
+        return false;
+    }
+    for (guint i = 0; i < ns->fds->len; i++) {
+        const SlirpFd *f = &g_array_index(ns->fds, SlirpFd, i);
+        const struct pollfd *p = &g_array_index(ns->now, struct pollfd, i);
+        if (f->fd != p->fd || f->events != p->events) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void drop_fds(NetSlirp *ns)
+{
+    for (guint i = 0; i < ns->fds->len; i++) {
+        g_source_remove_unix_fd(&ns->source->src, g_array_index(ns->fds, SlirpFd, i).tag);
+    }
+    g_array_set_size(ns->fds, 0);
+}
+
 /*
- * The main loop's socket work, done now on the calling thread (a vCPU's,
- * BQL held) after the guest sent TCP data: the data reaches the host
- * socket, and slirp's window update the guest, without waking the main
- * loop. Where waking an idle thread is slow, that round trip per burst
- * bounded the guest's sending rate (docs/networking.md).
+ * Make the main loop poll what ns->now asks for. Only when that changed:
+ * glib wakes a context whose fd set changes, so re-registering on every
+ * iteration kept the main loop spinning for as long as slirp had a socket
+ * (a hostfwd listener is one from start-up).
+ */
+static void sync_fds(NetSlirp *ns)
+{
+    GSource *src = &ns->source->src;
+
+    if (fds_current(ns)) {
+        return;
+    }
+    drop_fds(ns);
+    g_array_set_size(ns->fds, ns->now->len);
+    for (guint i = 0; i < ns->now->len; i++) {
+        const struct pollfd *p = &g_array_index(ns->now, struct pollfd, i);
+        GIOCondition c = ((p->events & POLLIN) ? G_IO_IN : 0) |
+                         ((p->events & POLLOUT) ? G_IO_OUT : 0) |
+                         ((p->events & POLLPRI) ? G_IO_PRI : 0);
+        g_array_index(ns->fds, SlirpFd, i) = (SlirpFd){
+            .fd = p->fd, .events = p->events, .tag = g_source_add_unix_fd(src, p->fd, c),
+        };
+    }
+}
+
+/*
+ * The main loop's fds only wake it (dispatch polls afresh, in
+ * slirp_poll_now); glib releases the context lock around prepare, so they
+ * can be brought up to date here, as slirp's socket list changes.
+ */
+static gboolean slirp_source_prepare(GSource *src, gint *timeout)
+{
+    NetSlirp *ns = ((SlirpSource *)src)->ns;
+    int64_t deadline = fill_now(ns);
+
+    sync_fds(ns);
+    ns->poll_deadline_us = deadline;
+    slirp_flush(ns);
+    *timeout = deadline < 0 ? -1
+               : (gint)MIN((deadline - g_get_monotonic_time() + 999) / 1000, G_MAXINT);
+    return FALSE;
+}
+
+/*
+ * slirp's socket work and due timers, now, on the calling thread (BQL
+ * held): the main loop's dispatch, and a vCPU's right after the guest sent
+ * TCP data, so the data reaches the host socket and slirp's window update
+ * the guest without a round trip through the main loop. Where waking an
+ * idle thread is slow, that round trip per burst bounded the guest's
+ * sending rate (docs/networking.md).
  *
- * The fd set is rebuilt first, so slirp gets revents only for what it asks
- * now: its sowrite() takes POLLOUT with nothing queued for a disconnect.
- * Rebuilding it also makes a main loop that is polling the old set throw
- * its results away (glib's poll_changed) and prepare again, so it never
- * acts on revents from before this call.
+ * The fds are polled afresh with a zero timeout, so slirp gets revents
+ * only for what it asks now (its sowrite() takes POLLOUT with nothing
+ * queued for a disconnect), never results from before other work ran.
+ * Then the main loop is woken only if it must poll other fds or wake
+ * earlier for a timer than it would.
  */
 static void slirp_poll_now(NetSlirp *ns)
 {
-    uint32_t ms;
+    int64_t deadline;
 
-    if (!ns->source) {
-        return;
+    fill_now(ns);
+    if (ns->now->len) {
+        poll((struct pollfd *)(void *)ns->now->data, ns->now->len, 0);
     }
-    fill_fds(ns, &ms);
-    g_array_set_size(ns->now, ns->fds->len);
-    for (guint i = 0; i < ns->fds->len; i++) {
-        SlirpFd *f = &g_array_index(ns->fds, SlirpFd, i);
-        g_array_index(ns->now, struct pollfd, i) =
-            (struct pollfd){ .fd = f->fd, .events = f->events };
-    }
-    if (ns->fds->len && poll((struct pollfd *)(void *)ns->now->data, ns->fds->len, 0) > 0) {
-        slirp_pollfds_poll(ns->slirp, 0, get_revents_now, ns);
+    slirp_pollfds_poll(ns->slirp, 0, get_revents_now, ns);
+    deadline = fill_now(ns);
+    if (!fds_current(ns) ||
+        (deadline >= 0 && (ns->poll_deadline_us < 0 || deadline < ns->poll_deadline_us))) {
+        ns->poll_deadline_us = deadline;
+        g_main_context_wakeup(NULL);
     }
 }
 
@@ -305,7 +327,7 @@ static gboolean slirp_source_dispatch(GSource *src, GSourceFunc cb, gpointer dat
 
     (void)cb;
     (void)data;
-    slirp_pollfds_poll(ns->slirp, 0, get_revents, ns);
+    slirp_poll_now(ns);
     slirp_flush(ns);
     return G_SOURCE_CONTINUE;
 }
