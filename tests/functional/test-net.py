@@ -14,7 +14,9 @@ The guest (Debian's kernel + busybox under the interpreter):
   3. uploads the file with busybox nc to a host listener on 10.0.2.2
      (guest transmit of bulk TCP, TSO on e1000): the host checks the digest;
   4. listens with busybox nc on port 7777, which hostfwd maps from a host
-     port; the host sends a random blob and the guest prints its digest.
+     port; while it waits, kemu's main loop must be idle (under a quarter
+     of a CPU over 2 s: a loop that spins takes all of one); then the host
+     sends a random blob and the guest prints its digest.
 
 tap (root only; exit status 77 when not root or `ip netns` is unusable):
 two network namespaces, "br" with a bridge, a tap and one end of a veth
@@ -34,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from kemu_guest import Guest, check_kit, hostfwd_deliver  # noqa: E402
@@ -58,6 +61,33 @@ echo NC-LISTENING
 wait
 echo "RECEIVED $(sha256sum /tmp/in)"
 """
+
+
+IDLE_WINDOW = 2.0       # seconds the main loop's CPU time is measured over
+IDLE_MAX = 0.25         # its share of one CPU that still counts as idle
+
+
+def thread_cpu_seconds(pid, tid):
+    """utime + stime of thread @tid of process @pid so far, in seconds."""
+    with open(f"/proc/{pid}/task/{tid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main_loop_idle(g):
+    """None if kemu's main thread (the main loop) stays idle while the
+    guest waits on its hostfwd listener, else why not."""
+    if (not g.wait_for(rb"NC-LISTENING|KEMU-RUN-EXIT=\d+", timeout=TIMEOUT)
+            or b"NC-LISTENING" not in g.out):
+        return "the guest's nc listener did not start"
+    pid = g.p.pid
+    before = thread_cpu_seconds(pid, pid)
+    time.sleep(IDLE_WINDOW)
+    used = thread_cpu_seconds(pid, pid) - before
+    if used > IDLE_MAX * IDLE_WINDOW:
+        return (f"main loop used {used:.2f} CPU s in {IDLE_WINDOW} s while the guest "
+                "waited on a hostfwd listener (it spins)")
+    return None
 
 
 def free_port():
@@ -131,7 +161,7 @@ def case_slirp(kemu, kit, model):
     sink.join(timeout=60)
     if sink.digest != blob_sha:
         return g.fail(f"upload: host got sha256 {sink.digest}, want {blob_sha}")
-    why = hostfwd_deliver(g, fwd_port, 200 * 1024, TIMEOUT)
+    why = main_loop_idle(g) or hostfwd_deliver(g, fwd_port, 200 * 1024, TIMEOUT)
     if why:
         return g.fail(why)
     if not g.wait_for(rb"KEMU-RUN-EXIT=0", timeout=TIMEOUT):
@@ -144,7 +174,7 @@ def case_slirp(kemu, kit, model):
         return g.fail(f"kemu exit status {status}")
     httpd.shutdown()
     print(f"PASS ({model}): lease {lease}; wget 300 KiB, nc upload 300 KiB and "
-          f"hostfwd 200 KiB with matching sha256")
+          f"hostfwd 200 KiB with matching sha256; main loop idle while waiting")
     return 0
 
 
