@@ -289,10 +289,11 @@ static gboolean slirp_source_prepare(GSource *src, gint *timeout)
  * The fds are polled afresh with a zero timeout, so slirp gets revents
  * only for what it asks now (its sowrite() takes POLLOUT with nothing
  * queued for a disconnect), never results from before other work ran.
- * Then the main loop is woken only if it must poll other fds or wake
- * earlier for a timer than it would.
+ * Then, off the main loop (@in_main_loop false), the main loop is woken
+ * only if it must poll other fds or wake earlier for a timer than it
+ * would; in it, its next prepare catches up anyway.
  */
-static void slirp_poll_now(NetSlirp *ns)
+static void slirp_poll_now(NetSlirp *ns, bool in_main_loop)
 {
     int64_t deadline;
 
@@ -301,6 +302,9 @@ static void slirp_poll_now(NetSlirp *ns)
         poll((struct pollfd *)(void *)ns->now->data, ns->now->len, 0);
     }
     slirp_pollfds_poll(ns->slirp, 0, get_revents_now, ns);
+    if (in_main_loop) {
+        return;
+    }
     deadline = fill_now(ns);
     if (!fds_current(ns) ||
         (deadline >= 0 && (ns->poll_deadline_us < 0 || deadline < ns->poll_deadline_us))) {
@@ -327,7 +331,7 @@ static gboolean slirp_source_dispatch(GSource *src, GSourceFunc cb, gpointer dat
 
     (void)cb;
     (void)data;
-    slirp_poll_now(ns);
+    slirp_poll_now(ns, true);
     slirp_flush(ns);
     return G_SOURCE_CONTINUE;
 }
@@ -344,7 +348,7 @@ static void net_slirp_receive(NetClient *nc, const uint8_t *buf, size_t len)
 
     slirp_input(ns->slirp, buf, (int)len);
     if (len > SLIRP_POLL_NOW_MIN) {
-        slirp_poll_now(ns);
+        slirp_poll_now(ns, false);
     }
     slirp_flush(ns);
 }
@@ -364,7 +368,7 @@ static void net_slirp_receive_gso(NetClient *nc, const uint8_t *buf, size_t len,
     if (!net_segment(buf, len, gso->mss, slirp_input_seg, ns)) {
         log_guest_error("slirp: cannot segment a %zu-byte frame (mss %u)", len, gso->mss);
     }
-    slirp_poll_now(ns);
+    slirp_poll_now(ns, false);
     slirp_flush(ns);
 }
 
