@@ -12,7 +12,8 @@ kemu, kit = sys.argv[1], sys.argv[2]
 args = ["-accel", "tcg", "-m", "512",
         "-kernel", os.path.join(kit, "vmlinuz"),
         "-initrd", os.path.join(kit, "initrd.img"),
-        "-append", "console=ttyS0 quiet nokaslr tsc=reliable no_timer_check panic=-1"]
+        "-append", "console=ttyS0 quiet nokaslr tsc=reliable no_timer_check "
+                   "cryptomgr.notests panic=-1"]
 
 with Machine(kemu, args) as vm:
     vm.wait_for_console(r"KEMU-GUEST-READY", timeout=240)

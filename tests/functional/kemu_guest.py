@@ -14,7 +14,8 @@ import socket
 import subprocess
 import time
 
-APPEND = "console=ttyS0 quiet nokaslr mitigations=off tsc=reliable no_timer_check panic=-1"
+APPEND = ("console=ttyS0 quiet nokaslr mitigations=off tsc=reliable "
+          "no_timer_check cryptomgr.notests panic=-1")
 MARKER = b"KEMU-GUEST-READY"
 BOOT_TIMEOUT = 240     # seconds; a loaded 2-core CI machine is slow
 

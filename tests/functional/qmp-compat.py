@@ -35,7 +35,8 @@ import time
 
 TIMEOUT = 30            # seconds for one QMP reply or event
 BOOT_TIMEOUT = 300      # seconds for the kit to boot under the interpreter
-APPEND = "console=ttyS0 quiet nokaslr mitigations=off tsc=reliable no_timer_check panic=-1"
+APPEND = ("console=ttyS0 quiet nokaslr mitigations=off tsc=reliable "
+          "no_timer_check cryptomgr.notests panic=-1")
 MARKER = "KEMU-GUEST-READY"
 
 # The commands kemu implements (docs/qmp.md); query-commands must list them.

@@ -34,7 +34,7 @@ import base64, hashlib, os, re, statistics, subprocess, sys, tempfile, threading
 accel, kit, repeat, qemu, timeout, init_src = sys.argv[1:]
 repeat, timeout = int(repeat), float(timeout)
 CMDLINE = ('console=ttyS0 quiet nokaslr mitigations=off tsc=reliable '
-           'no_timer_check panic=-1')
+           'no_timer_check cryptomgr.notests panic=-1')
 MARK = b'KEMU-GUEST-READY'
 
 

@@ -106,7 +106,7 @@ def boot_args(kit, accel, extra):
             "-kernel", os.path.join(kit, "vmlinuz"),
             "-initrd", os.path.join(kit, "initrd.img"),
             "-append", "console=ttyS0 quiet nokaslr pti=off tsc=reliable no_timer_check "
-                       "panic=-1"] + extra
+                       "cryptomgr.notests panic=-1"] + extra
 
 
 def multi_client(vm, unix_path, chardev_path, img):

@@ -44,7 +44,8 @@ from qmp_wire import read_message  # noqa: E402
 
 TIMEOUT = 30
 BOOT_TIMEOUT = 240
-KIT_APPEND = "console=ttyS0 nokaslr mitigations=off tsc=reliable no_timer_check panic=-1"
+KIT_APPEND = ("console=ttyS0 nokaslr mitigations=off tsc=reliable "
+              "no_timer_check cryptomgr.notests panic=-1")
 COMMANDS = {"qmp_capabilities", "query-version", "query-commands", "query-status",
             "query-name", "query-kvm", "query-cpus-fast", "query-chardev", "stop", "cont",
             "system_reset", "system_powerdown", "quit", "human-monitor-command"}
