@@ -46,8 +46,9 @@ typedef struct NetSlirp {
     SlirpSource *source;
     GArray *fds;                    /* of SlirpFd: what the main loop polls */
     GArray *now;                    /* of struct pollfd: slirp's last fill */
-    int64_t poll_deadline_us;       /* the main loop's wake-up for slirp's
-                                       timers (-1: none), from prepare */
+    int64_t poll_deadline_us;       /* when the main loop wakes for slirp's
+                                       timers (-1: never): set by prepare,
+                                       brought forward by slirp_poll_now */
     NetCoalescer *coalescer;        /* frames towards the NIC */
 } NetSlirp;
 
