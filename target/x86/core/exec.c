@@ -610,14 +610,25 @@ static __attribute__((noinline)) void exec_loop(CPU *cpu, CodeCache *cc)
         __builtin_prefetch(t->succ[1]);
         __builtin_prefetch((const void *)((uintptr_t)t->succ[1] + 64));
         for (unsigned spins = 0;;) {
+            /* rIP stays in a register: CPU.rip and CPU.next_rip are only
+               stored for the handlers, never loaded back inside the trace.
+               Only an instruction that ends the trace or sets trace_stop
+               (a taken Jcc) changes next_rip, so reloading it once after
+               the loop is enough; loading it after every handler made
+               each instruction wait for two store-to-load forwards. */
+            uint64_t rip = cpu->s.rip;
+
             i = t->insn;
             end = i + t->n;
             cpu->trace_stop = 0;
             do {
-                cpu->next_rip = cpu->s.rip + i->len;
+                uint64_t next = rip + i->len;
+                cpu->s.rip = rip;
+                cpu->next_rip = next;
                 i->fn(cpu, i);
-                cpu->s.rip = cpu->next_rip;
+                rip = next;
             } while (++i < end && likely(!cpu->trace_stop));
+            cpu->s.rip = cpu->next_rip;
             cc->retired += (uint64_t)(i - t->insn);
             cpu->icount += (uint64_t)(i - t->insn);
             /* A conditional jump back to the trace's start (a tight loop,
