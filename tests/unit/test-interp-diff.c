@@ -825,6 +825,17 @@ static void test_rep_restart(void)
 
 /* Code that rewrites its next instruction (in the same trace) and code
    rewritten between runs both execute the new bytes. */
+/* Run the code at @code until HLT; no event may be raised. */
+static void run_to_hlt(uint8_t *code)
+{
+    cpu->s.rip = (uintptr_t)code;
+    cpu->halted = 0;
+    stub_last_vector = -1;
+    x86_exec(cpu, 100);
+    g_assert_cmpint(stub_last_vector, ==, -1);
+    g_assert_true(cpu->halted);
+}
+
 static void test_self_modifying(void)
 {
     uint8_t *code = stub_mem + CODE_OFF;
@@ -844,24 +855,9 @@ static void test_self_modifying(void)
             code_invalidate_page(NULL, CODE_OFF);
         }
         cpu->s.regs[R_EAX] = 0;
-        cpu->s.rip = (uintptr_t)code;
-        cpu->halted = 0;
-        stub_last_vector = -1;
-        x86_exec(cpu, 100);
-        g_assert_cmpint(stub_last_vector, ==, -1);
+        run_to_hlt(code);
         g_assert_cmphex(cpu->s.regs[R_EAX], ==, 2);
     }
-}
-
-/* Run the code at @code until HLT; no event may be raised. */
-static void run_to_hlt(uint8_t *code)
-{
-    cpu->s.rip = (uintptr_t)code;
-    cpu->halted = 0;
-    stub_last_vector = -1;
-    x86_exec(cpu, 100);
-    g_assert_cmpint(stub_last_vector, ==, -1);
-    g_assert_true(cpu->halted);
 }
 
 /*
@@ -873,25 +869,31 @@ static void test_straddle(void)
 {
     uint8_t *code = stub_mem + 0x3000 - 3;
     static const uint8_t prog[] = { 0x48, 0xb8, 1, 2, 3, 4, 5, 6, 7, 8, 0xf4 };
+    /* Each run: first store @val at code[@at] (none if @at is 0). */
+    static const struct {
+        unsigned at;
+        uint8_t val;
+        uint64_t rax;
+    } runs[] = {
+        { 0, 0, 0x0807060504030201ull },        /* decoded */
+        { 0, 0, 0x0807060504030201ull },        /* from the code cache */
+        { 9, 0x80, 0x8007060504030201ull },     /* second page changed */
+        { 0, 0, 0x8007060504030201ull },
+        { 2, 0x42, 0x8007060504030242ull },     /* first page changed */
+    };
 
     memcpy(code, prog, sizeof(prog));
     code_invalidate_page(NULL, 0x2000);
     code_invalidate_page(NULL, 0x3000);
-    for (int pass = 0; pass < 2; pass++) {
+    for (unsigned k = 0; k < G_N_ELEMENTS(runs); k++) {
+        if (runs[k].at) {
+            code[runs[k].at] = runs[k].val;
+            code_invalidate_page(NULL, (uintptr_t)(code + runs[k].at - stub_mem) & ~0xfffu);
+        }
         cpu->s.regs[R_EAX] = 0;
         run_to_hlt(code);
-        g_assert_cmphex(cpu->s.regs[R_EAX], ==, 0x0807060504030201ull);
+        g_assert_cmphex(cpu->s.regs[R_EAX], ==, runs[k].rax);
     }
-    code[9] = 0x80;                         /* second page */
-    code_invalidate_page(NULL, 0x3000);
-    run_to_hlt(code);
-    g_assert_cmphex(cpu->s.regs[R_EAX], ==, 0x8007060504030201ull);
-    run_to_hlt(code);
-    g_assert_cmphex(cpu->s.regs[R_EAX], ==, 0x8007060504030201ull);
-    code[2] = 0x42;                         /* first page */
-    code_invalidate_page(NULL, 0x2000);
-    run_to_hlt(code);
-    g_assert_cmphex(cpu->s.regs[R_EAX], ==, 0x8007060504030242ull);
 }
 
 /* MIPS of a register ALU loop (printed; the assertion is only that it

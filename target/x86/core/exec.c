@@ -302,7 +302,7 @@ static void h_straddle(CPU *cpu, const Insn *i)
     Trace *t = (Trace *)(void *)((char *)i - offsetof(Trace, insn));
     CodeCache *cc = cpu->code;
     uint64_t la = x86_linear(cpu, SEG_CS, cpu->s.rip, 1, ACC_EXEC);
-    uint64_t la2 = (la | 0xfff) + 1, pa2;
+    uint64_t la2 = (la | 0xfff) + 1, pa, pa2;
     TlbEntry *e = tlb_entry(cpu, la2);
     const uint8_t *host;
     unsigned avail;
@@ -317,7 +317,7 @@ static void h_straddle(CPU *cpu, const Insn *i)
         return;
     }
     t->gen = 0;
-    host = mmu_fetch(cpu, la, &pa2, &avail);
+    host = mmu_fetch(cpu, la, &pa, &avail);
     decode_uncached(cpu, la, host, 0x1000 - (la & 0xfff), &cc->tmp);
     cpu->next_rip = cpu->s.rip + cc->tmp.len;
     cc->tmp.fn(cpu, &cc->tmp);
