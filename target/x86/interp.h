@@ -69,6 +69,11 @@ struct Insn {
     uint8_t index;       /* index register, REG_NONE if none */
     uint8_t scale;       /* index shift: 0..3 */
     uint8_t rip_rel;     /* RIP-relative (disp is relative to next_rip) */
+    /* A flag-setting instruction fused with the Jcc after it (trace
+       building, 64-bit mode): 0x80 | the Jcc's condition code, its
+       displacement in imm2, len covering both. 0 when not fused. */
+    uint8_t jcc;
+    uint8_t cum;         /* guest instructions before this one in its trace */
     /* Memory operands in 64-bit mode with a 64-bit address: byte offsets
        in CPU of the three addends of the linear address, so core/'s fast
        handlers compute it without branches: the base register (or

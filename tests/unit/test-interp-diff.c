@@ -823,8 +823,6 @@ static void test_rep_restart(void)
     g_assert_cmpint(memcmp(end - 100, data_buf(), 100), ==, 0);
 }
 
-/* Code that rewrites its next instruction (in the same trace) and code
-   rewritten between runs both execute the new bytes. */
 /* Run the code at @code until HLT; no event may be raised. */
 static void run_to_hlt(uint8_t *code)
 {
@@ -836,6 +834,8 @@ static void run_to_hlt(uint8_t *code)
     g_assert_true(cpu->halted);
 }
 
+/* Code that rewrites its next instruction (in the same trace) and code
+   rewritten between runs both execute the new bytes. */
 static void test_self_modifying(void)
 {
     uint8_t *code = stub_mem + CODE_OFF;
@@ -894,6 +894,48 @@ static void test_straddle(void)
         run_to_hlt(code);
         g_assert_cmphex(cpu->s.regs[R_EAX], ==, runs[k].rax);
     }
+}
+
+/*
+ * A compare and the Jcc after it run as one decoded instruction: its
+ * RIP-relative operand still counts from the end of the compare (the
+ * random cases address memory through RBX only), and a single step (TF)
+ * still stops between the two.
+ */
+static void test_fused_jcc(void)
+{
+    uint8_t *code = stub_mem + CODE_OFF;
+    static const uint8_t prog[] = {
+        0x83, 0x3d, 0x0e, 0x00, 0x00, 0x00, 0x05,   /* cmp dword [rip+14], 5 */
+        0x75, 0x06,                                 /* jne +6 */
+        0xb8, 0x01, 0x00, 0x00, 0x00,               /* mov eax, 1 */
+        0xf4,
+        0xb8, 0x02, 0x00, 0x00, 0x00,               /* mov eax, 2 */
+        0xf4,
+        0x05, 0x00, 0x00, 0x00,                     /* the dword compared */
+    };
+    static const struct {
+        uint8_t val;
+        uint64_t rax;
+    } runs[] = { { 5, 1 }, { 6, 2 }, { 5, 1 } };
+
+    memcpy(code, prog, sizeof(prog));
+    for (unsigned k = 0; k < G_N_ELEMENTS(runs); k++) {
+        code[21] = runs[k].val;
+        code_invalidate_page(NULL, CODE_OFF);
+        cpu->s.regs[R_EAX] = 0;
+        run_to_hlt(code);
+        g_assert_cmphex(cpu->s.regs[R_EAX], ==, runs[k].rax);
+    }
+    /* The trace is cached (fused) now; step its first instruction. */
+    x86_set_rflags(cpu, FLAG_TF, FLAG_TF);
+    cpu->s.rip = (uintptr_t)code;
+    cpu->halted = 0;
+    stub_last_vector = -1;
+    x86_exec(cpu, 1);
+    x86_set_rflags(cpu, 0, FLAG_TF);
+    g_assert_cmpint(stub_last_vector, ==, EXC_DB);
+    g_assert_cmphex(cpu->s.rip, ==, (uintptr_t)code + 7);
 }
 
 /* MIPS of a register ALU loop (printed; the assertion is only that it
@@ -973,6 +1015,7 @@ int main(int argc, char **argv)
     g_test_add_func("/interp-diff/rep-restart", test_rep_restart);
     g_test_add_func("/interp-diff/self-modifying", test_self_modifying);
     g_test_add_func("/interp-diff/straddle", test_straddle);
+    g_test_add_func("/interp-diff/fused-jcc", test_fused_jcc);
     g_test_add_func("/interp-diff/speed", test_speed);
     ret = g_test_run();
     print_counts();

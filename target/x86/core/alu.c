@@ -370,6 +370,48 @@ const InsnFn mov_eg_fast[4] = FAST4(mov_eg);
 const InsnFn mov_ge_fast[4] = FAST4(mov_ge);
 const InsnFn mov_ei_fast[4] = FAST4(mov_ei);
 
+/* ---------------------------------------------------- fused with Jcc */
+
+/*
+ * Flag-setting instructions that may take the Jcc after them into their
+ * own dispatch (jcc_fused_fn): register forms, and memory forms that only
+ * read memory. Forms that write memory stay apart, as such a write could
+ * change the Jcc's own bytes, which must then run as written.
+ */
+#define FUSE_OP(X, op, S) \
+    X(alu_eg_r_##op##_##S) X(alu_ge_r_##op##_##S) X(alu_ei_r_##op##_##S) X(alu_ge_f_##op##_##S)
+#define FUSE_SIZE(X, S)                                                        \
+    FUSE_OP(X, 0, S) FUSE_OP(X, 1, S) FUSE_OP(X, 2, S) FUSE_OP(X, 3, S)        \
+    FUSE_OP(X, 4, S) FUSE_OP(X, 5, S) FUSE_OP(X, 6, S) FUSE_OP(X, 7, S)        \
+    X(alu_eg_f_7_##S) X(alu_ei_f_7_##S) X(test_eg_r_##S) X(test_ei_r_##S)      \
+    X(test_eg_f_##S) X(test_ei_f_##S) X(incdec_r_0_##S) X(incdec_r_1_##S)
+#define FUSE_ALL(X) FUSE_SIZE(X, 1) FUSE_SIZE(X, 2) FUSE_SIZE(X, 4) FUSE_SIZE(X, 8)
+
+/* flatten: the handler's body in line, so the flags stay in registers. */
+#define FUSED_DEF(h)                                                           \
+    __attribute__((flatten)) static void h##_jcc(CPU *cpu, const Insn *i)      \
+    {                                                                          \
+        h(cpu, i);                                                             \
+        jcc_fused(cpu, i);                                                     \
+    }
+#define FUSED_ROW(h) { h, h##_jcc },
+
+FUSE_ALL(FUSED_DEF)
+
+static const struct {
+    InsnFn alone, fused;
+} fusable[] = { FUSE_ALL(FUSED_ROW) };
+
+InsnFn jcc_fused_fn(InsnFn fn)
+{
+    for (size_t k = 0; k < sizeof(fusable) / sizeof(fusable[0]); k++) {
+        if (fusable[k].alone == fn) {
+            return fusable[k].fused;
+        }
+    }
+    return NULL;
+}
+
 /* ---------------------------------------------------- NOT / NEG */
 
 void h_not(CPU *cpu, const Insn *i)

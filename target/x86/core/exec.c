@@ -20,6 +20,12 @@
  * decoding them on every run cost more than the rest of their trace.
  * Instructions fetched from MMIO are decoded on every run.
  *
+ * In 64-bit mode a compare, test or register ALU instruction and the Jcc
+ * after it become one decoded instruction (fuse_jcc): kernel code has such
+ * a pair every few instructions, and each dispatch costs more than the
+ * work of either. Insn.cum counts guest instructions, so retired counts
+ * stay exact.
+ *
  * Self-modifying code: every physical page has a 32-bit word, bit 0 "has
  * decoded code", bits 1..31 a generation. Decoding sets bit 0 (an atomic
  * OR, before reading the bytes); a trace remembers the word it saw and is
@@ -58,19 +64,27 @@
 
 static uint32_t *page_chunks[NR_CHUNKS];
 static uint32_t code_epoch;
+/* Moves whenever some page's code changes (code_invalidate_page): a link
+   made under the current value needs no check of its target's page word,
+   a cache miss more often than not on the path from trace to trace.
+   Links keep its low INVAL_BITS; when those wrap, code_epoch moves too,
+   and every vCPU drops its links before it runs on (exec_loop). */
+#define INVAL_BITS 29
+static uint32_t inval_epoch;
 
 typedef struct Trace {
     /* The traces that ran after this one, by linear address: checked
        before the hash table. A link holds while the vCPU's exec_key (TLB
-       generation, privilege class, mode) is the one it was made under
-       and the successor's page word is unchanged: no TLB access. */
+       generation, privilege class, mode, code-change epoch) is the one
+       it was made under: no TLB access, no page word. */
     uint64_t succ_la[2];
     uint64_t succ_key[2];
     struct Trace *succ[2];
     uint32_t *genp;       /* the page's word */
     uint32_t gen;         /* its value when decoded */
     uint8_t mode;
-    uint8_t n;
+    uint8_t n;            /* decoded instructions (a fused pair is one) */
+    uint8_t ninsn;        /* guest instructions (a fused pair is two) */
     uint8_t succ_rr;      /* which successor slot to replace next */
     uint64_t paddr;
     struct Trace *next;   /* hash chain */
@@ -96,6 +110,7 @@ struct CodeCache {
     size_t arena_used;
     uint64_t flushes;     /* arena flushes: successor links die with them */
     uint32_t epoch;       /* code_epoch this vCPU's write TLB is synced to */
+    uint32_t inval_wraps; /* inval_epoch >> INVAL_BITS its links were made under */
 
     /* The running trace (fault accounting, self-modification abort). */
     const Trace *cur;
@@ -157,6 +172,10 @@ void code_invalidate_page(Machine *m, uint64_t paddr)
     while (v & 1) {
         if (__atomic_compare_exchange_n(w, &v, v + 1, false, __ATOMIC_SEQ_CST,
                                         __ATOMIC_ACQUIRE)) {
+            if (!((__atomic_add_fetch(&inval_epoch, 1, __ATOMIC_SEQ_CST)) &
+                  ((1u << INVAL_BITS) - 1))) {
+                __atomic_fetch_add(&code_epoch, 1, __ATOMIC_SEQ_CST);
+            }
             break;
         }
     }
@@ -201,6 +220,15 @@ void code_cache_free(CodeCache *c)
         free(c->arena);
         free(c);
     }
+}
+
+/* Drop every trace and link. */
+static void cache_flush(CodeCache *cc)
+{
+    memset(cc->hash, 0, sizeof(cc->hash));
+    memset(cc->jc, 0, sizeof(cc->jc));
+    cc->arena_used = 0;
+    cc->flushes++;
 }
 
 static unsigned hash_paddr(uint64_t paddr)
@@ -271,6 +299,17 @@ static void decode_uncached(CPU *cpu, uint64_t la, const uint8_t *host, unsigned
             out->len = 15;
         }
     }
+}
+
+/* Decode the instruction at linear @la into @out, bypassing the cache.
+   Faults (fetch) unwind. */
+static void decode_fresh(CPU *cpu, uint64_t la, Insn *out)
+{
+    uint64_t paddr;
+    unsigned avail;
+    const uint8_t *host = mmu_fetch(cpu, la, &paddr, &avail);
+
+    decode_uncached(cpu, la, host, host ? avail : 0x1000 - (la & 0xfff), out);
 }
 
 /*
@@ -355,12 +394,39 @@ static bool straddle_build(CPU *cpu, Trace *t, uint64_t la, const uint8_t *host,
     return true;
 }
 
+/*
+ * Fold @j into @i when @j is a Jcc and @i sets the flags it tests in a
+ * form that fuses (jcc_fused_fn): one dispatch instead of two, and the
+ * condition computed from the flags while they are in host registers.
+ * 64-bit mode only. A fault in @i reports @i's address, as before; the
+ * fused Jcc never faults (a non-canonical target faults at its fetch, as
+ * h_jcc's does).
+ */
+static bool fuse_jcc(const CPU *cpu, Insn *i, const Insn *j)
+{
+    InsnFn fused;
+
+    if (!cpu->code64 || i->jcc || j->fn != jcc_tab[j->opcode & 15] || j->opsize != 8 ||
+        !(fused = jcc_fused_fn(i->fn))) {
+        return false;
+    }
+    i->fn = fused;
+    i->jcc = 0x80 | (j->opcode & 15);
+    i->imm2 = j->imm;
+    i->len += j->len;
+    /* RIP-relative operands count from CPU.next_rip, now past the Jcc. */
+    if (i->rip_rel) {
+        i->disp -= j->len;
+    }
+    return true;
+}
+
 static Trace *trace_build(CPU *cpu, CodeCache *cc, uint64_t la, uint64_t paddr,
                           const uint8_t *host, unsigned avail, unsigned mode, unsigned bucket)
 {
     uint32_t *genp = page_word(paddr, true);
     size_t need = sizeof(Trace) + TRACE_MAX * sizeof(Insn);
-    unsigned off = 0, n = 0, used;
+    unsigned off = 0, n = 0, ninsn = 0, used;
     uint32_t gen;
     Trace *t;
 
@@ -368,10 +434,7 @@ static Trace *trace_build(CPU *cpu, CodeCache *cc, uint64_t la, uint64_t paddr,
         return NULL;
     }
     if (cc->arena_used + need > ARENA_SIZE) {
-        memset(cc->hash, 0, sizeof(cc->hash));
-        memset(cc->jc, 0, sizeof(cc->jc));
-        cc->arena_used = 0;
-        cc->flushes++;
+        cache_flush(cc);
     }
     gen = page_mark_code(cpu, genp);
     t = (Trace *)(cc->arena + cc->arena_used);
@@ -381,8 +444,13 @@ static Trace *trace_build(CPU *cpu, CodeCache *cc, uint64_t la, uint64_t paddr,
         if (!len) {
             break;
         }
-        n++;
         off += len;
+        if (n && fuse_jcc(cpu, &t->insn[n - 1], i)) {
+            ninsn++;
+            continue;
+        }
+        i->cum = ninsn++;
+        n++;
         if (x86_insn_ends_trace(i)) {
             break;
         }
@@ -393,6 +461,7 @@ static Trace *trace_build(CPU *cpu, CodeCache *cc, uint64_t la, uint64_t paddr,
             return NULL;
         }
         n = 1;
+        ninsn = 1;
         used = 2;
     }
     t->paddr = paddr;
@@ -400,6 +469,7 @@ static Trace *trace_build(CPU *cpu, CodeCache *cc, uint64_t la, uint64_t paddr,
     t->gen = gen;
     t->mode = mode;
     t->n = n;
+    t->ninsn = ninsn;
     t->succ_rr = 0;
     t->succ_la[0] = t->succ_la[1] = ~0ull;
     t->succ_key[0] = t->succ_key[1] = ~0ull;
@@ -416,11 +486,16 @@ static Trace *trace_build(CPU *cpu, CodeCache *cc, uint64_t la, uint64_t paddr,
  * physical mapping and execute permission (valid until the TLB generation
  * moves: every flush and INVLPG moves it; a translation dropped only by a
  * TLB slot conflict may still be used, as a hardware TLB may), the
- * privilege class that permission was checked for, and the decoding mode.
+ * privilege class that permission was checked for, the decoding mode, and
+ * that no page's code changed since (inval_epoch; the target's own page
+ * word is checked only when some page's did).
  */
 static inline uint64_t exec_key(const CPU *cpu)
 {
-    return ((uint64_t)cpu->tlb_gen << 3) | ((uint64_t)(cpu->cpl == 3) << 2) | cpu_mode(cpu);
+    uint64_t inval = __atomic_load_n(&inval_epoch, __ATOMIC_ACQUIRE) & ((1u << INVAL_BITS) - 1);
+
+    return (inval << 35) | ((uint64_t)cpu->tlb_gen << 3) | ((uint64_t)(cpu->cpl == 3) << 2) |
+           cpu_mode(cpu);
 }
 
 /*
@@ -438,8 +513,7 @@ static __attribute__((noinline)) Trace *trace_lookup(CPU *cpu, CodeCache *cc, Tr
     JumpCache *j = &cc->jc[(la * 0x9e3779b97f4a7c15ull) >> (64 - JC_BITS)];
     Trace **pp, *t;
 
-    if (j->la == la && j->key == key && j->t &&
-        __atomic_load_n(j->t->genp, __ATOMIC_RELAXED) == j->t->gen) {
+    if (j->la == la && j->key == key && j->t) {
         t = j->t;
         goto found;
     }
@@ -496,9 +570,7 @@ static inline Trace *trace_get(CPU *cpu, CodeCache *cc, Trace *prev)
     if (prev) {
         for (unsigned k = 0; k < 2; k++) {
             if (prev->succ_la[k] == la) {
-                const Trace *t = prev->succ[k];
-                if (likely(prev->succ_key[k] == exec_key(cpu) &&
-                           __atomic_load_n(t->genp, __ATOMIC_RELAXED) == t->gen)) {
+                if (likely(prev->succ_key[k] == exec_key(cpu))) {
                     return prev->succ[k];
                 }
                 slot = (int)k;     /* stale link: replace it */
@@ -547,14 +619,17 @@ static void exec_single(CPU *cpu, CodeCache *cc)
     const Insn *i;
     uint8_t op;
 
-
     cpu->intr_shadow = 0;
     t = trace_get(cpu, cc, NULL);
     i = t ? &t->insn[0] : &cc->tmp;
+    if (i->jcc) {
+        /* A fused pair is two instructions: step the first alone. */
+        decode_fresh(cpu, x86_linear(cpu, SEG_CS, cpu->s.rip, 1, ACC_EXEC), &cc->tmp);
+        i = &cc->tmp;
+    }
     op = i->opcode & 0xff;
     run_one(cpu, i);
     cc->retired++;
-    cpu->icount++;
     if ((fl & FLAG_RF) && !(i->opcode == 0xcf || i->opcode == 0x9d)) {
         cpu->s.rflags &= ~(uint64_t)FLAG_RF;
     }
@@ -581,6 +656,11 @@ static __attribute__((noinline)) void exec_loop(CPU *cpu, CodeCache *cc)
         if (unlikely(cc->epoch != __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE))) {
             cc->epoch = __atomic_load_n(&code_epoch, __ATOMIC_ACQUIRE);
             sync_write_tlb(cpu);
+            if (cc->inval_wraps != __atomic_load_n(&inval_epoch, __ATOMIC_ACQUIRE) >> INVAL_BITS) {
+                cc->inval_wraps = __atomic_load_n(&inval_epoch, __ATOMIC_ACQUIRE) >> INVAL_BITS;
+                cache_flush(cc);
+                prev = NULL;
+            }
         }
         if (unlikely(cpu->intr_shadow || (cpu->s.rflags & (FLAG_TF | FLAG_RF)))) {
             exec_single(cpu, cc);
@@ -595,7 +675,6 @@ static __attribute__((noinline)) void exec_loop(CPU *cpu, CodeCache *cc)
             prev = NULL;
             run_one(cpu, &cc->tmp);
             cc->retired++;
-            cpu->icount++;
             continue;
         }
         cc->cur = t;
@@ -629,8 +708,7 @@ static __attribute__((noinline)) void exec_loop(CPU *cpu, CodeCache *cc)
                 rip = next;
             } while (++i < end && likely(!cpu->trace_stop));
             cpu->s.rip = cpu->next_rip;
-            cc->retired += (uint64_t)(i - t->insn);
-            cpu->icount += (uint64_t)(i - t->insn);
+            cc->retired += i < end ? i->cum : t->ninsn;
             /* A conditional jump back to the trace's start (a tight loop,
                e.g. the kernel's clear_user): run it again at once. Every
                instruction before a side exit is one that does not end a
@@ -663,8 +741,7 @@ static void exec_fault(CPU *cpu, CodeCache *cc)
             rip += cc->cur->insn[k++].len;
         }
         if (k < cc->cur->n) {
-            cc->retired += k;
-            cpu->icount += k;
+            cc->retired += cc->cur->insn[k].cum;
         }
         cc->cur = NULL;
     }
@@ -693,6 +770,7 @@ uint64_t x86_exec(CPU *cpu, uint64_t budget)
         exec_fault(cpu, cc);
     }
     exec_loop(cpu, cc);
+    cpu->icount += cc->retired;
     cpu->jmp = saved_jmp;
     tls_cpu = saved_tls;
     return cc->retired;
@@ -701,9 +779,6 @@ uint64_t x86_exec(CPU *cpu, uint64_t budget)
 bool x86_decode_at(CPU *cpu, uint64_t la, Insn *out)
 {
     jmp_buf jb, *saved = cpu->jmp;
-    uint64_t paddr;
-    unsigned avail;
-    const uint8_t *host;
 
     cpu->jmp = &jb;
     if (setjmp(jb)) {
@@ -711,8 +786,7 @@ bool x86_decode_at(CPU *cpu, uint64_t la, Insn *out)
         cpu->exc_vector = -1;
         return false;
     }
-    host = mmu_fetch(cpu, la, &paddr, &avail);
-    decode_uncached(cpu, la, host, host ? avail : 0x1000 - (la & 0xfff), out);
+    decode_fresh(cpu, la, out);
     cpu->jmp = saved;
     return true;
 }
