@@ -73,7 +73,10 @@ struct Insn {
        building, 64-bit mode): 0x80 | the Jcc's condition code, its
        displacement in imm2, len covering both. 0 when not fused. */
     uint8_t jcc;
-    uint8_t cum;         /* guest instructions before this one in its trace */
+    /* Traces (core/exec.c): guest instructions before this one (a fused
+       pair counts two, dropped NOPs count), and the offset of its first
+       byte from the trace's start (NOPs are not decoded into traces). */
+    uint16_t cum, off;
     /* Memory operands in 64-bit mode with a 64-bit address: byte offsets
        in CPU of the three addends of the linear address, so core/'s fast
        handlers compute it without branches: the base register (or

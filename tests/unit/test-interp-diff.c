@@ -938,6 +938,58 @@ static void test_fused_jcc(void)
     g_assert_cmphex(cpu->s.rip, ==, (uintptr_t)code + 7);
 }
 
+/*
+ * Runs of PUSH and POP become one decoded instruction each: values and
+ * order as the separate instructions leave them, with the stack slots on
+ * one page (a TLB miss first, then the fast path) and across a page
+ * boundary; a fault part way reports the faulting PUSH, the ones before
+ * it done.
+ */
+static void test_stack_runs(void)
+{
+    uint8_t *code = stub_mem + CODE_OFF;
+    static const uint8_t prog[] = {
+        0x53, 0x55, 0x41, 0x54, 0x41, 0x55,   /* push rbx, rbp, r12, r13 */
+        0x58, 0x59, 0x5a, 0x5e,               /* pop rax, rcx, rdx, rsi */
+        0xf4,
+    };
+    static const uint64_t tops[] = { STACK_TOP, STACK_TOP, STACK_TOP + 0x10 };
+    uint64_t top;
+
+    memcpy(code, prog, sizeof(prog));
+    code_invalidate_page(NULL, CODE_OFF);
+    for (unsigned k = 0; k < G_N_ELEMENTS(tops); k++) {
+        top = (uintptr_t)stub_mem + tops[k];
+        memset(cpu->s.regs, 0, sizeof(cpu->s.regs));
+        cpu->s.regs[R_EBX] = 1;
+        cpu->s.regs[R_EBP] = 2;
+        cpu->s.regs[R_R12] = 3;
+        cpu->s.regs[R_R13] = 4;
+        cpu->s.regs[R_ESP] = top;
+        run_to_hlt(code);
+        g_assert_cmphex(cpu->s.regs[R_EAX], ==, 4);
+        g_assert_cmphex(cpu->s.regs[R_ECX], ==, 3);
+        g_assert_cmphex(cpu->s.regs[R_EDX], ==, 2);
+        g_assert_cmphex(cpu->s.regs[R_ESI], ==, 1);
+        g_assert_cmphex(cpu->s.regs[R_ESP], ==, top);
+        for (unsigned j = 0; j < 4; j++) {
+            g_assert_cmphex(*(uint64_t *)(uintptr_t)(top - 8 * (j + 1)), ==, j + 1);
+        }
+    }
+    /* Room for two pushes: the third faults. */
+    top = (uintptr_t)stub_mem + 0x10;
+    cpu->s.regs[R_ESP] = top;
+    cpu->s.rip = (uintptr_t)code;
+    cpu->halted = 0;
+    stub_last_vector = -1;
+    x86_exec(cpu, 100);
+    g_assert_cmpint(stub_last_vector, ==, EXC_PF);
+    g_assert_cmphex(cpu->s.rip, ==, (uintptr_t)code + 2);
+    g_assert_cmphex(cpu->s.regs[R_ESP], ==, top - 16);
+    g_assert_cmphex(*(uint64_t *)(uintptr_t)(top - 8), ==, 1);
+    g_assert_cmphex(*(uint64_t *)(uintptr_t)(top - 16), ==, 2);
+}
+
 /* MIPS of a register ALU loop (printed; the assertion is only that it
    finishes and computes the right thing). */
 static void test_speed(void)
@@ -1016,6 +1068,7 @@ int main(int argc, char **argv)
     g_test_add_func("/interp-diff/self-modifying", test_self_modifying);
     g_test_add_func("/interp-diff/straddle", test_straddle);
     g_test_add_func("/interp-diff/fused-jcc", test_fused_jcc);
+    g_test_add_func("/interp-diff/stack-runs", test_stack_runs);
     g_test_add_func("/interp-diff/speed", test_speed);
     ret = g_test_run();
     print_counts();

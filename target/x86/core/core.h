@@ -492,6 +492,10 @@ void h_call_rel(CPU *cpu, const Insn *i);
 /* 64-bit mode, 64-bit operand: through the TLB, generic on a miss. */
 void h_push_reg64(CPU *cpu, const Insn *i);
 void h_pop_reg64(CPU *cpu, const Insn *i);
+/* Runs of the two above (see stack.c); at most STACK_RUN_MAX. */
+#define STACK_RUN_MAX 8
+void h_push_run64(CPU *cpu, const Insn *i);
+void h_pop_run64(CPU *cpu, const Insn *i);
 void h_call_rel64(CPU *cpu, const Insn *i);
 void h_ret64(CPU *cpu, const Insn *i);
 void h_call_rm(CPU *cpu, const Insn *i);

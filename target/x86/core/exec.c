@@ -21,10 +21,12 @@
  * Instructions fetched from MMIO are decoded on every run.
  *
  * In 64-bit mode a compare, test or register ALU instruction and the Jcc
- * after it become one decoded instruction (fuse_jcc): kernel code has such
- * a pair every few instructions, and each dispatch costs more than the
- * work of either. Insn.cum counts guest instructions, so retired counts
- * stay exact.
+ * after it become one decoded instruction (fuse_jcc), and NOPs get none
+ * (the next instruction's Insn.off skips them): kernel code has such a
+ * pair every few instructions and a NOP at most function entries, and
+ * each dispatch costs more than the work of either. Insn.cum counts guest
+ * instructions, so retired counts stay exact but for NOPs before a
+ * faulting instruction.
  *
  * Self-modifying code: every physical page has a 32-bit word, bit 0 "has
  * decoded code", bits 1..31 a generation. Decoding sets bit 0 (an atomic
@@ -84,7 +86,7 @@ typedef struct Trace {
     uint32_t gen;         /* its value when decoded */
     uint8_t mode;
     uint8_t n;            /* decoded instructions (a fused pair is one) */
-    uint8_t ninsn;        /* guest instructions (a fused pair is two) */
+    uint16_t ninsn;       /* guest instructions (see Insn.cum) */
     uint8_t succ_rr;      /* which successor slot to replace next */
     uint64_t paddr;
     struct Trace *next;   /* hash chain */
@@ -421,12 +423,37 @@ static bool fuse_jcc(const CPU *cpu, Insn *i, const Insn *j)
     return true;
 }
 
+/*
+ * Append @j, a PUSH or POP of a register in 64-bit mode, to the run of
+ * the same kind that @i is or starts (see h_push_run64).
+ */
+static bool stack_run_add(const CPU *cpu, Insn *i, const Insn *j)
+{
+    InsnFn run = j->fn == h_push_reg64 ? h_push_run64 : j->fn == h_pop_reg64 ? h_pop_run64 : NULL;
+
+    if (!run || !cpu->code64 || j->reg == R_ESP) {
+        return false;
+    }
+    if (i->fn == j->fn && i->reg != R_ESP) {
+        i->fn = run;
+        i->imm = i->reg | (uint64_t)i->len << 4;
+        i->imm2 = 1;
+    } else if (i->fn != run || i->imm2 == STACK_RUN_MAX) {
+        return false;
+    }
+    i->imm |= (uint64_t)(j->reg | j->len << 4) << (8 * i->imm2);
+    i->imm2++;
+    i->len += j->len;
+    return true;
+}
+
 static Trace *trace_build(CPU *cpu, CodeCache *cc, uint64_t la, uint64_t paddr,
                           const uint8_t *host, unsigned avail, unsigned mode, unsigned bucket)
 {
     uint32_t *genp = page_word(paddr, true);
     size_t need = sizeof(Trace) + TRACE_MAX * sizeof(Insn);
     unsigned off = 0, n = 0, ninsn = 0, used;
+    unsigned nops = 0, nop_off = 0, nop_len = 0;    /* NOPs since the last Insn */
     uint32_t gen;
     Trace *t;
 
@@ -444,16 +471,37 @@ static Trace *trace_build(CPU *cpu, CodeCache *cc, uint64_t la, uint64_t paddr,
         if (!len) {
             break;
         }
-        off += len;
-        if (n && fuse_jcc(cpu, &t->insn[n - 1], i)) {
+        if (i->fn == h_nop) {
+            if (!nops++) {
+                nop_off = off;
+                nop_len = len;
+            }
+            off += len;
+            continue;
+        }
+        if (n && !nops && (fuse_jcc(cpu, &t->insn[n - 1], i) ||
+                           stack_run_add(cpu, &t->insn[n - 1], i))) {
+            off += len;
             ninsn++;
             continue;
         }
-        i->cum = ninsn++;
+        i->off = (uint16_t)off;
+        i->cum = (uint16_t)ninsn;
+        ninsn += nops + 1;
+        nops = 0;
+        off += len;
         n++;
         if (x86_insn_ends_trace(i)) {
             break;
         }
+    }
+    if (nops) {
+        /* NOPs at the page's end or before a straddling instruction: the
+           first runs here, and the rest start the next trace. */
+        Insn *i = &t->insn[n++];
+        x86_decode(host + nop_off, nop_len, cpu->code64, cpu->code32, i);
+        i->off = (uint16_t)nop_off;
+        i->cum = (uint16_t)ninsn++;
     }
     used = n;
     if (!n) {
@@ -583,6 +631,12 @@ static inline Trace *trace_get(CPU *cpu, CodeCache *cc, Trace *prev)
 
 /* ---------------------------------------------------- the loop */
 
+/* Guest instructions from @t's Insn @k to the next (see Insn.cum). */
+static unsigned insn_weight(const Trace *t, unsigned k)
+{
+    return (k + 1 < t->n ? t->insn[k + 1].cum : t->ninsn) - t->insn[k].cum;
+}
+
 static bool irq_pending(const CPU *cpu)
 {
     unsigned req = atomic_load_explicit(&cpu->vcpu->irq_request, memory_order_relaxed);
@@ -622,8 +676,9 @@ static void exec_single(CPU *cpu, CodeCache *cc)
     cpu->intr_shadow = 0;
     t = trace_get(cpu, cc, NULL);
     i = t ? &t->insn[0] : &cc->tmp;
-    if (i->jcc) {
-        /* A fused pair is two instructions: step the first alone. */
+    if (t && (i->off || insn_weight(t, 0) != 1)) {
+        /* Fused pairs and runs are several instructions, and NOPs have no
+           Insn: step the instruction at rIP alone. */
         decode_fresh(cpu, x86_linear(cpu, SEG_CS, cpu->s.rip, 1, ACC_EXEC), &cc->tmp);
         i = &cc->tmp;
     }
@@ -689,23 +744,23 @@ static __attribute__((noinline)) void exec_loop(CPU *cpu, CodeCache *cc)
         __builtin_prefetch(t->succ[1]);
         __builtin_prefetch((const void *)((uintptr_t)t->succ[1] + 64));
         for (unsigned spins = 0;;) {
-            /* rIP stays in a register: CPU.rip and CPU.next_rip are only
-               stored for the handlers, never loaded back inside the trace.
-               Only an instruction that ends the trace or sets trace_stop
-               (a taken Jcc) changes next_rip, so reloading it once after
-               the loop is enough; loading it after every handler made
-               each instruction wait for two store-to-load forwards. */
-            uint64_t rip = cpu->s.rip;
+            /* rIP is the trace's start plus Insn.off: CPU.rip and
+               CPU.next_rip are only stored for the handlers, never loaded
+               back inside the trace. Only an instruction that ends the
+               trace or sets trace_stop (a taken Jcc) changes next_rip, so
+               reloading it once after the loop is enough; loading it after
+               every handler made each instruction wait for two
+               store-to-load forwards. */
+            uint64_t base = cpu->s.rip;
 
             i = t->insn;
             end = i + t->n;
             cpu->trace_stop = 0;
             do {
-                uint64_t next = rip + i->len;
+                uint64_t rip = base + i->off;
                 cpu->s.rip = rip;
-                cpu->next_rip = next;
+                cpu->next_rip = rip + i->len;
                 i->fn(cpu, i);
-                rip = next;
             } while (++i < end && likely(!cpu->trace_stop));
             cpu->s.rip = cpu->next_rip;
             cc->retired += i < end ? i->cum : t->ninsn;
@@ -735,10 +790,11 @@ static void exec_fault(CPU *cpu, CodeCache *cc)
     }
     if (cc->cur) {
         /* Instructions of the trace before the faulting one retired. */
-        uint64_t rip = cc->cur_rip;
+        uint64_t at = cpu->s.rip - cc->cur_rip;
         unsigned k = 0;
-        while (k < cc->cur->n && rip != cpu->s.rip) {
-            rip += cc->cur->insn[k++].len;
+        while (k < cc->cur->n &&
+               !(at >= cc->cur->insn[k].off && at < cc->cur->insn[k].off + cc->cur->insn[k].len)) {
+            k++;
         }
         if (k < cc->cur->n) {
             cc->retired += cc->cur->insn[k].cum;

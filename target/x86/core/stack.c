@@ -49,6 +49,63 @@ void h_pop_reg64(CPU *cpu, const Insn *i)
     cpu->s.regs[i->reg] = host_load(p, 8);   /* POP rSP: the popped value wins */
 }
 
+/*
+ * Runs of PUSH reg / POP reg in 64-bit mode (function prologues and
+ * epilogues), merged when traces are built: Insn.imm2 is the count, byte
+ * k of Insn.imm instruction k's register (bits 0-3) and length (bits
+ * 4-7); RSP is never in a run. When the TLB maps the run's stack slots on
+ * one page, one check serves them all; otherwise each instruction runs on
+ * its own with its own rIP, so a fault reports the right one after the
+ * ones before it completed.
+ */
+static void stack_run_each(CPU *cpu, const Insn *i, InsnFn one)
+{
+    Insn single = *i;
+    uint64_t rip = cpu->s.rip;
+
+    for (unsigned k = 0; k < (unsigned)i->imm2; k++) {
+        uint8_t b = (uint8_t)(i->imm >> (8 * k));
+        single.reg = b & 15;
+        single.len = b >> 4;
+        cpu->s.rip = rip;
+        cpu->next_rip = rip + single.len;
+        one(cpu, &single);
+        rip += single.len;
+    }
+}
+
+void h_push_run64(CPU *cpu, const Insn *i)
+{
+    unsigned n = (unsigned)i->imm2;
+    uint64_t sp = cpu->s.regs[R_ESP] - 8 * n;
+    uint8_t *p = fast_ptr(cpu, sp, 8 * n, true);
+
+    if (unlikely(!p)) {
+        stack_run_each(cpu, i, h_push_reg64);
+        return;
+    }
+    for (unsigned k = 0; k < n; k++) {
+        host_store(p + 8 * (n - 1 - k), cpu->s.regs[(i->imm >> (8 * k)) & 15], 8);
+    }
+    cpu->s.regs[R_ESP] = sp;
+}
+
+void h_pop_run64(CPU *cpu, const Insn *i)
+{
+    unsigned n = (unsigned)i->imm2;
+    uint64_t sp = cpu->s.regs[R_ESP];
+    const uint8_t *p = fast_ptr(cpu, sp, 8 * n, false);
+
+    if (unlikely(!p)) {
+        stack_run_each(cpu, i, h_pop_reg64);
+        return;
+    }
+    cpu->s.regs[R_ESP] = sp + 8 * n;
+    for (unsigned k = 0; k < n; k++) {
+        cpu->s.regs[(i->imm >> (8 * k)) & 15] = host_load(p + 8 * k, 8);
+    }
+}
+
 void h_push_imm(CPU *cpu, const Insn *i)
 {
     stack_push(cpu, i->imm, i->opsize);
