@@ -70,8 +70,8 @@ struct Insn {
     uint8_t scale;       /* index shift: 0..3 */
     uint8_t rip_rel;     /* RIP-relative (disp is relative to next_rip) */
     /* A flag-setting instruction fused with the Jcc after it (trace
-       building, 64-bit mode): 0x80 | the Jcc's condition code, its
-       displacement in imm2, len covering both. 0 when not fused. */
+       building, 64-bit mode): the Jcc's length << 4 | its condition code,
+       its displacement in imm2, len covering both. 0 when not fused. */
     uint8_t jcc;
     /* Traces (core/exec.c): guest instructions before this one (a fused
        pair counts two, dropped NOPs count), and the offset of its first

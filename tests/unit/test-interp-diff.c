@@ -899,8 +899,8 @@ static void test_straddle(void)
 /*
  * A compare and the Jcc after it run as one decoded instruction: its
  * RIP-relative operand still counts from the end of the compare (the
- * random cases address memory through RBX only), and a single step (TF)
- * still stops between the two.
+ * random cases address memory through RBX only), a write that changes the
+ * Jcc's bytes is seen, and a single step (TF) still stops between the two.
  */
 static void test_fused_jcc(void)
 {
@@ -927,7 +927,27 @@ static void test_fused_jcc(void)
         run_to_hlt(code);
         g_assert_cmphex(cpu->s.regs[R_EAX], ==, runs[k].rax);
     }
+    /* A fused DEC of memory that rewrites its own Jcc's displacement:
+       the Jcc runs as rewritten (to STC, not straight to HLT). */
+    static const uint8_t smc[] = {
+        0xf8,                                       /* clc */
+        0xfe, 0x0d, 0x01, 0x00, 0x00, 0x00,         /* dec byte [rip+1] */
+        0x75, 0x06,                                 /* jne +6, then +5 */
+        0xb0, 0x01, 0xf4, 0xf4, 0xf4,               /* mov al, 1; hlt */
+        0xf9, 0xf4,                                 /* stc; hlt */
+    };
+    memcpy(code, smc, sizeof(smc));
+    code_invalidate_page(NULL, CODE_OFF);
+    cpu->s.regs[R_EAX] = 0;
+    run_to_hlt(code);
+    g_assert_cmphex(code[8], ==, 5);
+    g_assert_cmphex(cpu->s.regs[R_EAX], ==, 0);
+    g_assert_true(x86_get_rflags(cpu) & FLAG_CF);
+
     /* The trace is cached (fused) now; step its first instruction. */
+    memcpy(code, prog, sizeof(prog));
+    code_invalidate_page(NULL, CODE_OFF);
+    run_to_hlt(code);
     x86_set_rflags(cpu, FLAG_TF, FLAG_TF);
     cpu->s.rip = (uintptr_t)code;
     cpu->halted = 0;

@@ -374,17 +374,19 @@ const InsnFn mov_ei_fast[4] = FAST4(mov_ei);
 
 /*
  * Flag-setting instructions that may take the Jcc after them into their
- * own dispatch (jcc_fused_fn): register forms, and memory forms that only
- * read memory. Forms that write memory stay apart, as such a write could
- * change the Jcc's own bytes, which must then run as written.
+ * own dispatch (jcc_fused_fn): register forms and fast memory forms. A
+ * memory write may change the Jcc's own bytes (then the running trace is
+ * aborted, TRACE_ABORT): the fused handler then stops before the Jcc, so
+ * it is decoded afresh and runs as written.
  */
-#define FUSE_OP(X, op, S) \
-    X(alu_eg_r_##op##_##S) X(alu_ge_r_##op##_##S) X(alu_ei_r_##op##_##S) X(alu_ge_f_##op##_##S)
+#define FUSE_OP(X, op, S)                                                      \
+    X(alu_eg_r_##op##_##S) X(alu_ge_r_##op##_##S) X(alu_ei_r_##op##_##S)       \
+    X(alu_ge_f_##op##_##S) X(alu_eg_f_##op##_##S) X(alu_ei_f_##op##_##S)
 #define FUSE_SIZE(X, S)                                                        \
     FUSE_OP(X, 0, S) FUSE_OP(X, 1, S) FUSE_OP(X, 2, S) FUSE_OP(X, 3, S)        \
     FUSE_OP(X, 4, S) FUSE_OP(X, 5, S) FUSE_OP(X, 6, S) FUSE_OP(X, 7, S)        \
-    X(alu_eg_f_7_##S) X(alu_ei_f_7_##S) X(test_eg_r_##S) X(test_ei_r_##S)      \
-    X(test_eg_f_##S) X(test_ei_f_##S) X(incdec_r_0_##S) X(incdec_r_1_##S)
+    X(test_eg_r_##S) X(test_ei_r_##S) X(test_eg_f_##S) X(test_ei_f_##S)        \
+    X(incdec_r_0_##S) X(incdec_r_1_##S) X(incdec_f_0_##S) X(incdec_f_1_##S)
 #define FUSE_ALL(X) FUSE_SIZE(X, 1) FUSE_SIZE(X, 2) FUSE_SIZE(X, 4) FUSE_SIZE(X, 8)
 
 /* flatten: the handler's body in line, so the flags stay in registers. */
@@ -392,6 +394,10 @@ const InsnFn mov_ei_fast[4] = FAST4(mov_ei);
     __attribute__((flatten)) static void h##_jcc(CPU *cpu, const Insn *i)      \
     {                                                                          \
         h(cpu, i);                                                             \
+        if (unlikely(cpu->trace_stop & TRACE_ABORT)) {                         \
+            cpu->next_rip -= i->jcc >> 4;                                      \
+            return;                                                            \
+        }                                                                      \
         jcc_fused(cpu, i);                                                     \
     }
 #define FUSED_ROW(h) { h, h##_jcc },

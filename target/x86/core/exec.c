@@ -413,7 +413,7 @@ static bool fuse_jcc(const CPU *cpu, Insn *i, const Insn *j)
         return false;
     }
     i->fn = fused;
-    i->jcc = 0x80 | (j->opcode & 15);
+    i->jcc = (uint8_t)(j->len << 4 | (j->opcode & 15));
     i->imm2 = j->imm;
     i->len += j->len;
     /* RIP-relative operands count from CPU.next_rip, now past the Jcc. */
