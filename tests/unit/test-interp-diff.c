@@ -1010,6 +1010,29 @@ static void test_stack_runs(void)
     g_assert_cmphex(*(uint64_t *)(uintptr_t)(top - 16), ==, 2);
 }
 
+/* The decoder gives 64-bit memory operands the fast handlers whatever the
+   base register (RAX's offset in CPU is 0) and for TEST with an immediate. */
+static void test_fast_operands(void)
+{
+    static const struct {
+        uint8_t b[8];
+        unsigned n;
+        const InsnFn *fn;
+    } cases[] = {
+        { { 0x48, 0x8b, 0x40, 0x08 }, 4, &mov_ge_fast[3] },        /* mov rax, [rax+8] */
+        { { 0x48, 0x8b, 0x04, 0x18 }, 4, &mov_ge_fast[3] },        /* mov rax, [rax+rbx] */
+        { { 0x48, 0x8b, 0x43, 0x08 }, 4, &mov_ge_fast[3] },        /* mov rax, [rbx+8] */
+        { { 0xf6, 0x40, 0x08, 0x01 }, 4, &test_ei_fast[0] },       /* test byte [rax+8], 1 */
+        { { 0xf7, 0x43, 0x08, 1, 0, 0, 0 }, 7, &test_ei_fast[2] }, /* test dword [rbx+8], 1 */
+    };
+
+    for (unsigned k = 0; k < G_N_ELEMENTS(cases); k++) {
+        Insn in;
+        g_assert_cmpuint(x86_decode(cases[k].b, cases[k].n, true, false, &in), ==, cases[k].n);
+        g_assert_true(in.fn == *cases[k].fn);
+    }
+}
+
 /* MIPS of a register ALU loop (printed; the assertion is only that it
    finishes and computes the right thing). */
 static void test_speed(void)
@@ -1089,6 +1112,7 @@ int main(int argc, char **argv)
     g_test_add_func("/interp-diff/straddle", test_straddle);
     g_test_add_func("/interp-diff/fused-jcc", test_fused_jcc);
     g_test_add_func("/interp-diff/stack-runs", test_stack_runs);
+    g_test_add_func("/interp-diff/fast-operands", test_fast_operands);
     g_test_add_func("/interp-diff/speed", test_speed);
     ret = g_test_run();
     print_counts();

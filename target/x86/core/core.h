@@ -118,7 +118,7 @@ ALWAYS_INLINE void rm_set(CPU *cpu, const Insn *i, uint64_t v, unsigned size)
 }
 
 /*
- * Fast memory operands (64-bit mode, 64-bit address, Insn.ea_base set by
+ * Fast memory operands (64-bit mode, 64-bit address, Insn.ea_* set by
  * the decoder): the linear address without branches, and a host pointer
  * from the TLB or NULL. There is no canonical check: only canonical pages
  * ever get TLB tags, so a hit proves the address canonical. A miss (or a

@@ -209,8 +209,11 @@ typedef struct Sel {
 } Sel;
 
 #define MEM(i) ((i)->mod != 3)
-/* A memory operand the fast handlers serve (Insn.ea_base set). */
-#define FAST(i) ((i)->mod != 3 && (i)->ea_base != 0)
+/* A memory operand the fast handlers serve (Insn.ea_* set). Not ea_base:
+   RAX's offset in CPU is 0, so a RAX-based operand has ea_base 0, while
+   ea_seg is never 0 once set (CPU.ea_zero or an FS/GS base). */
+#define FAST(i) ((i)->mod != 3 && (i)->ea_seg != 0)
+_Static_assert(offsetof(CPU, ea_zero) != 0, "FAST() needs a nonzero ea_seg");
 
 static bool sel_alu(Insn *i, Sel *s, unsigned op, int form, bool byte)
 {
@@ -835,7 +838,7 @@ unsigned x86_decode(const uint8_t *p, unsigned avail, bool code64, bool code32, 
     }
     if (map == 0 && (op == 0xf6 || op == 0xf7)) {
         if ((i->reg & 7) < 2) {
-            kind = op == 0xf6 ? I_B : I_Z;
+            kind = M | (op == 0xf6 ? I_B : I_Z);
         }
     }
     decode_imm(&d, i, kind & 0x7f);
