@@ -34,6 +34,7 @@ typedef struct InterpVcpu {
     GMutex lock;
     GCond wake;
     bool kicked;             /* guarded by lock */
+    bool sleeping;           /* in g_cond_wait_until on wake; guarded by lock */
     bool wait_sipi;          /* AP after INIT, until a SIPI */
     CpuidTable cpuid;
 } InterpVcpu;
@@ -89,12 +90,19 @@ static void interp_vcpu_kick(Vcpu *v)
 {
     InterpVcpu *iv = ivcpu(v);
 
-    if (!iv) {
+    /* A vCPU interrupting itself (a device it drove completed inline) is
+       not asleep: it sees irq_request at its next trace, or before it
+       sleeps (wakeup_pending). A running one sees kicked before it sleeps.
+       g_cond_signal is a syscall every time, so it is kept for a vCPU
+       that sleeps. */
+    if (!iv || current_vcpu() == v) {
         return;
     }
     g_mutex_lock(&iv->lock);
     iv->kicked = true;
-    g_cond_signal(&iv->wake);
+    if (iv->sleeping) {
+        g_cond_signal(&iv->wake);
+    }
     g_mutex_unlock(&iv->lock);
 }
 
@@ -218,7 +226,9 @@ static void sleep_until_woken(InterpVcpu *iv)
     g_mutex_lock(&iv->lock);
     while (!iv->kicked && !must_stop(v) && !wakeup_pending(iv)) {
         gint64 end = g_get_monotonic_time() + HALT_POLL_US;
+        iv->sleeping = true;
         g_cond_wait_until(&iv->wake, &iv->lock, end);
+        iv->sleeping = false;
     }
     iv->kicked = false;
     g_mutex_unlock(&iv->lock);
