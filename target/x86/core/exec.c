@@ -20,13 +20,14 @@
  * decoding them on every run cost more than the rest of their trace.
  * Instructions fetched from MMIO are decoded on every run.
  *
- * In 64-bit mode a compare, test or register ALU instruction and the Jcc
- * after it become one decoded instruction (fuse_jcc), and NOPs get none
- * (the next instruction's Insn.off skips them): kernel code has such a
- * pair every few instructions and a NOP at most function entries, and
- * each dispatch costs more than the work of either. Insn.cum counts guest
- * instructions, so retired counts stay exact but for NOPs before a
- * faulting instruction.
+ * In 64-bit mode a flag-setting ALU instruction and the Jcc after it
+ * become one decoded instruction (fuse_jcc), so does a run of PUSH or of
+ * POP of registers (stack_run_add), and NOPs get none (the next
+ * instruction's Insn.off skips them): kernel code has such a pair every
+ * few instructions, runs in every prologue and epilogue and a NOP at most
+ * function entries, and each dispatch costs more than the work of either.
+ * Insn.cum counts guest instructions, so retired counts stay exact but
+ * for NOPs before a faulting instruction.
  *
  * Self-modifying code: every physical page has a 32-bit word, bit 0 "has
  * decoded code", bits 1..31 a generation. Decoding sets bit 0 (an atomic
