@@ -996,6 +996,22 @@ static void test_stack_runs(void)
             g_assert_cmphex(*(uint64_t *)(uintptr_t)(top - 8 * (j + 1)), ==, j + 1);
         }
     }
+    /* A PUSH that rewrites the next one (the stack on the code's page):
+       PUSH RCX becomes PUSH RDX, which runs as written. */
+    {
+        static const uint8_t smc[] = { 0x50, 0x53, 0x51, 0xf4 };   /* push rax, rbx, rcx */
+        memcpy(code, smc, sizeof(smc));
+        code_invalidate_page(NULL, CODE_OFF);
+        cpu->s.regs[R_EAX] = 0xf452;    /* bytes 52 f4: push rdx; hlt */
+        cpu->s.regs[R_ECX] = 0x1111;
+        cpu->s.regs[R_EDX] = 0x2222;
+        cpu->s.regs[R_ESP] = (uintptr_t)code + 10;
+        run_to_hlt(code);
+        g_assert_cmphex(*(uint64_t *)(uintptr_t)(code - 14), ==, 0x2222);
+        memcpy(code, prog, sizeof(prog));
+        code_invalidate_page(NULL, CODE_OFF);
+    }
+
     /* Room for two pushes: the third faults. */
     top = (uintptr_t)stub_mem + 0x10;
     cpu->s.regs[R_ESP] = top;

@@ -70,6 +70,9 @@ static void stack_run_each(CPU *cpu, const Insn *i, InsnFn one)
         cpu->s.rip = rip;
         cpu->next_rip = rip + single.len;
         one(cpu, &single);
+        if (cpu->trace_stop & TRACE_ABORT) {
+            return;     /* it wrote to its own code: decode the rest afresh */
+        }
         rip += single.len;
     }
 }
