@@ -90,16 +90,15 @@ static void interp_vcpu_kick(Vcpu *v)
 {
     InterpVcpu *iv = ivcpu(v);
 
-    /* A vCPU interrupting itself (a device it drove completed inline) is
-       not asleep: it sees irq_request at its next trace, or before it
-       sleeps (wakeup_pending). A running one sees kicked before it sleeps.
-       g_cond_signal is a syscall every time, so it is kept for a vCPU
-       that sleeps. */
-    if (!iv || current_vcpu() == v) {
+    if (!iv) {
         return;
     }
     g_mutex_lock(&iv->lock);
     iv->kicked = true;
+    /* g_cond_signal is a syscall every time: only for a vCPU that sleeps.
+       A running one (the vCPU interrupting itself after an inline disk
+       completion, a main-loop timer) sees kicked and irq_request before
+       it sleeps. */
     if (iv->sleeping) {
         g_cond_signal(&iv->wake);
     }

@@ -53,7 +53,8 @@ struct Insn {
     InsnFn fn;
     uint16_t opcode;     /* (map << 8) | last opcode byte; map 0: one-byte,
                             1: 0F, 2: 0F 38, 3: 0F 3A */
-    uint8_t len;         /* bytes, 1..15 */
+    uint8_t len;         /* bytes, 1..15; in traces, a fused pair or a
+                            PUSH/POP run covers all its instructions */
     uint8_t opsize;      /* operand size in bytes: 1, 2, 4 or 8 */
     uint8_t addrsize;    /* 2, 4 or 8 */
     uint8_t seg;         /* SEG_* of the memory operand, after overrides */

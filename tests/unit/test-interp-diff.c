@@ -823,14 +823,21 @@ static void test_rep_restart(void)
     g_assert_cmpint(memcmp(end - 100, data_buf(), 100), ==, 0);
 }
 
-/* Run the code at @code until HLT; no event may be raised. */
-static void run_to_hlt(uint8_t *code)
+/* Run the code at @code for up to @budget instructions; the vector of
+   the event that ended the run, or -1. */
+static int run_code(uint8_t *code, uint64_t budget)
 {
     cpu->s.rip = (uintptr_t)code;
     cpu->halted = 0;
     stub_last_vector = -1;
-    x86_exec(cpu, 100);
-    g_assert_cmpint(stub_last_vector, ==, -1);
+    x86_exec(cpu, budget);
+    return stub_last_vector;
+}
+
+/* Run the code at @code until HLT; no event may be raised. */
+static void run_to_hlt(uint8_t *code)
+{
+    g_assert_cmpint(run_code(code, 100), ==, -1);
     g_assert_true(cpu->halted);
 }
 
@@ -949,12 +956,8 @@ static void test_fused_jcc(void)
     code_invalidate_page(NULL, CODE_OFF);
     run_to_hlt(code);
     x86_set_rflags(cpu, FLAG_TF, FLAG_TF);
-    cpu->s.rip = (uintptr_t)code;
-    cpu->halted = 0;
-    stub_last_vector = -1;
-    x86_exec(cpu, 1);
+    g_assert_cmpint(run_code(code, 1), ==, EXC_DB);
     x86_set_rflags(cpu, 0, FLAG_TF);
-    g_assert_cmpint(stub_last_vector, ==, EXC_DB);
     g_assert_cmphex(cpu->s.rip, ==, (uintptr_t)code + 7);
 }
 
@@ -1015,11 +1018,7 @@ static void test_stack_runs(void)
     /* Room for two pushes: the third faults. */
     top = (uintptr_t)stub_mem + 0x10;
     cpu->s.regs[R_ESP] = top;
-    cpu->s.rip = (uintptr_t)code;
-    cpu->halted = 0;
-    stub_last_vector = -1;
-    x86_exec(cpu, 100);
-    g_assert_cmpint(stub_last_vector, ==, EXC_PF);
+    g_assert_cmpint(run_code(code, 100), ==, EXC_PF);
     g_assert_cmphex(cpu->s.rip, ==, (uintptr_t)code + 2);
     g_assert_cmphex(cpu->s.regs[R_ESP], ==, top - 16);
     g_assert_cmphex(*(uint64_t *)(uintptr_t)(top - 8), ==, 1);

@@ -257,7 +257,8 @@ uint64_t lf_get_arith(const CPU *cpu);
 /* Load the six arithmetic flags from RFLAGS bits in @f. */
 void lf_set_arith(CPU *cpu, uint64_t f);
 
-/* Condition code 0..15 (the low nibble of Jcc/SETcc/CMOVcc). */
+/* Condition code 0..15 (the low nibble of Jcc/SETcc/CMOVcc), for codes
+   known at compile time: the switch folds to the flags the code reads. */
 ALWAYS_INLINE bool cond_eval(const CPU *cpu, unsigned cc)
 {
     bool r;
@@ -276,25 +277,33 @@ ALWAYS_INLINE bool cond_eval(const CPU *cpu, unsigned cc)
 }
 
 /*
- * The Jcc half of a fused pair (Insn.jcc, 64-bit mode: the target needs no
- * truncation): the condition from the flags just set, looked up without a
- * switch on the condition code; the flags index a 32-entry truth table
- * per condition pair (bit 0 CF, 1 ZF, 2 SF, 3 OF, 4 PF). A taken jump
- * leaves the trace as h_jcc does. That part stays a branch: computing
- * next_rip from the flags without one would chain every loop iteration
- * behind the flags (a tight loop ran at 60 % of the unfused speed).
+ * The same for a code known only at run time (SETcc, CMOVcc, fused Jcc):
+ * no switch, whose jump table would mispredict; the flags index a
+ * 32-entry truth table per condition pair (bit 0 CF, 1 ZF, 2 SF, 3 OF,
+ * 4 PF).
  */
-ALWAYS_INLINE void jcc_fused(CPU *cpu, const Insn *i)
+ALWAYS_INLINE bool cond_eval_var(const CPU *cpu, unsigned cc)
 {
     static const uint32_t truth[8] = {
         0xff00ff00, 0xaaaaaaaa, 0xcccccccc, 0xeeeeeeee,   /* O, B, Z, BE */
         0xf0f0f0f0, 0xffff0000, 0x0ff00ff0, 0xcffccffc,   /* S, P, L, LE */
     };
-    unsigned cc = i->jcc & 15;
     unsigned idx = lf_cf(cpu) | lf_zf(cpu) << 1 | lf_sf(cpu) << 2 | lf_of(cpu) << 3 |
                    lf_pf(cpu) << 4;
 
-    if (((truth[cc >> 1] >> idx) ^ cc) & 1) {
+    return ((truth[cc >> 1] >> idx) ^ cc) & 1;
+}
+
+/*
+ * The Jcc half of a fused pair (Insn.jcc, 64-bit mode: the target needs no
+ * truncation). A taken jump leaves the trace as h_jcc does. That part
+ * stays a branch: computing next_rip from the flags without one would
+ * chain every loop iteration behind the flags (a tight loop ran at 60 %
+ * of the unfused speed).
+ */
+ALWAYS_INLINE void jcc_fused(CPU *cpu, const Insn *i)
+{
+    if (cond_eval_var(cpu, i->jcc & 15)) {
         cpu->next_rip += i->imm2;
         cpu->trace_stop |= TRACE_SIDE_EXIT;
     }

@@ -168,7 +168,7 @@ void h_cmov(CPU *cpu, const Insn *i)
     unsigned s = i->opsize;
     uint64_t v = rm_get(cpu, i, s);
 
-    if (cond_eval(cpu, i->opcode & 15)) {
+    if (cond_eval_var(cpu, i->opcode & 15)) {
         reg_set(cpu, i, i->reg, v, s);
     } else if (s == 4) {
         cpu->s.regs[i->reg] = (uint32_t)cpu->s.regs[i->reg];
@@ -177,5 +177,5 @@ void h_cmov(CPU *cpu, const Insn *i)
 
 void h_setcc(CPU *cpu, const Insn *i)
 {
-    rm_set(cpu, i, cond_eval(cpu, i->opcode & 15), 1);
+    rm_set(cpu, i, cond_eval_var(cpu, i->opcode & 15), 1);
 }
